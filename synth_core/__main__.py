@@ -1,0 +1,3 @@
+from synth_core.cli import main
+
+raise SystemExit(main())

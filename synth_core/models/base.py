@@ -1,0 +1,256 @@
+"""The one interface every model family implements, and the pieces it is built from.
+
+Nothing outside ``synth_core/models`` knows which family it is talking to: the GUI builds sliders
+from :meth:`SoundModel.controls`, the CLI calls :meth:`SoundModel.generate`, and the ``Trainer``
+only ever calls the :class:`Learner` methods.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from synth_core.errors import ModelConfigError
+
+FAMILY_NAMES = ("physical", "gmm", "hmm", "cnn", "rnn", "vae", "gan")
+
+
+@dataclass(frozen=True)
+class Control:
+    """One tunable value, described once so a slider, a preset and ``--set`` read the same thing.
+
+    Parameters
+    ----------
+    name : str
+        Identifier used in code, presets and ``--set NAME=VALUE`` (``decay``, ``axis_1``).
+    label : str
+        What the GUI shows, in the musician's words ("Decay", "Axis 1 ≈ brightness (r = 0.81)").
+    minimum, maximum, default : float
+        Range and default, in ``unit``.
+    unit : str
+        Unit shown next to the value ("s", "Hz", "σ", "").
+    curve : {"linear", "log"}
+        How the 0–1 slider position maps to the value; "log" needs ``minimum > 0``.
+    help : str
+        One sentence for the tooltip.
+    """
+
+    name: str
+    label: str
+    minimum: float
+    maximum: float
+    default: float
+    unit: str = ""
+    curve: str = "linear"
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.minimum < self.maximum:
+            raise ModelConfigError(
+                f"control {self.name!r}: minimum {self.minimum} must be below maximum {self.maximum}"
+            )
+        if self.curve not in ("linear", "log"):
+            raise ModelConfigError(f"control {self.name!r}: curve must be 'linear' or 'log'")
+        if self.curve == "log" and self.minimum <= 0:
+            raise ModelConfigError(f"control {self.name!r}: a log curve needs minimum > 0")
+        if not self.minimum <= self.default <= self.maximum:
+            raise ModelConfigError(
+                f"control {self.name!r}: default {self.default} is outside "
+                f"[{self.minimum}, {self.maximum}]"
+            )
+
+    def to_normalised(self, value: float) -> float:
+        """Map a value in ``unit`` to a 0–1 slider position (clamped)."""
+        value = min(max(float(value), self.minimum), self.maximum)
+        if self.curve == "log":
+            return math.log(value / self.minimum) / math.log(self.maximum / self.minimum)
+        return (value - self.minimum) / (self.maximum - self.minimum)
+
+    def from_normalised(self, position: float) -> float:
+        """Map a 0–1 slider position to a value in ``unit``."""
+        position = min(max(float(position), 0.0), 1.0)
+        if self.curve == "log":
+            return self.minimum * (self.maximum / self.minimum) ** position
+        return self.minimum + position * (self.maximum - self.minimum)
+
+    def check(self, value: float) -> float:
+        """Return ``value`` as a float, or raise if it is not finite or outside the range."""
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ModelConfigError(f"control {self.name!r}: {value!r} is not a number") from None
+        if not math.isfinite(value) or not self.minimum <= value <= self.maximum:
+            raise ModelConfigError(
+                f"control {self.name!r}: {value} is outside [{self.minimum}, {self.maximum}]"
+                + (f" {self.unit}" if self.unit else "")
+            )
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def resolve_values(
+    controls: list[Control], values: Mapping[str, float] | None, *, strict: bool = True
+) -> dict[str, float]:
+    """Fill in defaults and validate ``values`` against ``controls``.
+
+    Unknown names raise :class:`ModelConfigError` listing the known ones (``strict``), or are
+    ignored; values outside a control's range raise (``strict``) or are clamped.
+    """
+    by_name = {c.name: c for c in controls}
+    resolved = {c.name: c.default for c in controls}
+    for name, value in (values or {}).items():
+        control = by_name.get(name)
+        if control is None:
+            if strict:
+                known = ", ".join(by_name) or "none"
+                raise ModelConfigError(f"unknown control {name!r}; this model has: {known}")
+            continue
+        if strict:
+            resolved[name] = control.check(value)
+        else:
+            resolved[name] = control.from_normalised(control.to_normalised(value))
+    return resolved
+
+
+C = TypeVar("C", bound="ModelConfig")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Base of every family's frozen configuration: a plain, JSON round-trippable dataclass.
+
+    Subclasses add fields with defaults and may override :meth:`validate`.
+    """
+
+    sample_rate: int = 44100
+
+    def validate(self) -> None:
+        """Raise :class:`ModelConfigError` when a field is out of range."""
+        if not 8000 <= int(self.sample_rate) <= 192000:
+            raise ModelConfigError(f"sample_rate {self.sample_rate} is outside 8000–192000 Hz")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+        """Build and validate a config; unknown keys and wrong types raise ModelConfigError."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ModelConfigError(
+                f"{cls.__name__}: unknown setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(fields)}"
+            )
+        kwargs = {}
+        for name, value in data.items():
+            default = getattr(cls, name, None) if fields[name].default is not dataclasses.MISSING else None
+            if isinstance(default, bool) and not isinstance(value, bool):
+                raise ModelConfigError(f"{cls.__name__}.{name}: expected true/false, got {value!r}")
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ModelConfigError(f"{cls.__name__}.{name}: expected a number, got {value!r}")
+                value = type(default)(value) if isinstance(default, float) else value
+            if isinstance(default, tuple) and isinstance(value, list):
+                value = tuple(value)
+            kwargs[name] = value
+        config = cls(**kwargs)
+        config.validate()
+        return config
+
+    def replace(self: C, **changes: Any) -> C:
+        config = dataclasses.replace(self, **changes)
+        config.validate()
+        return config
+
+
+@dataclass
+class Batch:
+    """What a learner sees at each step.
+
+    audio : Tensor [batch, samples], float32, at the model's sample rate.
+    pitch : Tensor [batch] of MIDI note numbers, NaN where unknown; None when no clip has one.
+    """
+
+    audio: Tensor
+    pitch: Tensor | None = None
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(
+            self.audio.to(device), None if self.pitch is None else self.pitch.to(device)
+        )
+
+
+@runtime_checkable
+class SoundModel(Protocol):
+    """What the GUI, CLI and exporter see of any model."""
+
+    family: ClassVar[str]
+    config: ModelConfig
+    sample_rate: int
+
+    def controls(self) -> list[Control]:
+        """The sliders this model offers, most important first."""
+        ...
+
+    def generate(
+        self,
+        values: Mapping[str, float] | None = None,
+        *,
+        n: int = 1,
+        seed: int | None = None,
+        pitch: float | None = None,
+    ) -> Tensor:
+        """Render ``n`` sounds, float32 ``[n, samples]`` with ``|x| <= 1``, at ``sample_rate``.
+
+        The same ``values``, ``n``, ``seed`` and ``pitch`` give bit-identical output.
+        """
+        ...
+
+    def encode(self, audio: Tensor) -> Tensor | None:
+        """Latent code of ``audio`` ``[n, samples]``, or None for families without one."""
+        ...
+
+    def reconstruct(self, audio: Tensor) -> Tensor:
+        """Analyse and resynthesise ``audio`` ``[n, samples]``; same shape out."""
+        ...
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """How a family learns. The Trainer only calls these."""
+
+    def step(self, batch: Batch) -> dict[str, float]:
+        """One optimisation (or EM) step; returns the loss terms by name."""
+        ...
+
+    def state(self) -> dict[str, Tensor]:
+        """Everything needed to rebuild the model (weights, statistics), as named tensors."""
+        ...
+
+    def load_state(self, state: Mapping[str, Tensor]) -> None: ...
+
+
+def seeded_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """A torch generator: seeded when ``seed`` is given, otherwise from fresh entropy."""
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    return generator
+
+
+def safe_audio(audio: Tensor) -> Tensor:
+    """Make model output safe to play: finite, float32, peak at most 1 (scaled, not clipped)."""
+    audio = torch.nan_to_num(audio.float(), nan=0.0, posinf=0.0, neginf=0.0)
+    peak = audio.abs().amax(dim=-1, keepdim=True).clamp_min(1.0)
+    return audio / peak
