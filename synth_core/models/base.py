@@ -131,11 +131,18 @@ class ModelConfig:
     """
 
     sample_rate: int = 44100
+    clip_seconds: float = 1.0
 
     def validate(self) -> None:
         """Raise :class:`ModelConfigError` when a field is out of range."""
         if not 8000 <= int(self.sample_rate) <= 192000:
             raise ModelConfigError(f"sample_rate {self.sample_rate} is outside 8000–192000 Hz")
+        if not 0.05 <= float(self.clip_seconds) <= 60:
+            raise ModelConfigError(f"clip_seconds {self.clip_seconds} is outside 0.05–60 s")
+
+    @property
+    def clip_samples(self) -> int:
+        return int(round(self.sample_rate * self.clip_seconds))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -178,15 +185,19 @@ class Batch:
 
     audio : Tensor [batch, samples], float32, at the model's sample rate.
     pitch : Tensor [batch] of MIDI note numbers, NaN where unknown; None when no clip has one.
+    index : Tensor [batch] of int64 positions of these clips in the training set (lets a learner
+        keep per-clip state, as the physical family's sound matching does).
     """
 
     audio: Tensor
     pitch: Tensor | None = None
+    index: Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(
-            self.audio.to(device), None if self.pitch is None else self.pitch.to(device)
-        )
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device)
+
+        return Batch(self.audio.to(device), move(self.pitch), move(self.index))
 
 
 @runtime_checkable
@@ -236,7 +247,16 @@ class Learner(Protocol):
         """Everything needed to rebuild the model (weights, statistics), as named tensors."""
         ...
 
-    def load_state(self, state: Mapping[str, Tensor]) -> None: ...
+    def load_state(self, state: Mapping[str, Tensor]) -> None:
+        """Restore from :meth:`state`; shapes may differ from a fresh model's (data-sized
+        buffers such as PCA axes or per-clip tables are re-allocated, not copied into)."""
+        ...
+
+    # Optional hooks, called by the Trainer when a learner defines them:
+    #   begin(clips: dataset.ClipSet) -> None   before the first step (statistics, EM init, tables)
+    #   end(clips: dataset.ClipSet) -> None     after the last step (latent PCA axes for controls)
+    #   parameters_for_optimizer() / optimizer  learners that own an optimizer expose
+    #       optimizer_state() -> dict[str, Tensor] and load_optimizer_state(state) for resuming.
 
 
 def seeded_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
