@@ -1,0 +1,516 @@
+"""Write sounds a musician can use elsewhere, and models a developer can run elsewhere.
+
+Sounds: :func:`write_sound` renders one sound to WAV/FLAC/OGG at the asked rate and bit depth,
+normalised and faded, with a JSON sidecar (model, controls, seed, pitch) next to it, so
+:func:`recreate` can render the very same sound again. :func:`export_batch` writes ``n``
+variations around the current slider values, with progress and cancel, for the app's export
+dialog and for ``timbrelab demo``.
+
+Models: :func:`cli_export_model` (``timbrelab export-model``) writes a TorchScript or ONNX file
+for families that offer a pure-tensor decoder through ``export_module()`` (see
+:func:`export_model`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import re
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+import torch
+
+from synth_core import __version__
+from synth_core.errors import AudioFileError, CheckpointError, TimbreLabError
+from synth_core.models.base import Control, SoundModel, resolve_values, seeded_generator
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("wav", "flac", "ogg")
+BIT_DEPTHS = ("16", "24", "32f")
+SAMPLE_RATES = (44100, 48000, 96000)
+NORMALISE_MODES = ("none", "peak", "lufs")
+PATTERN_TOKENS = ("model", "seed", "n", "pitch")
+SIDECAR_VERSION = 1
+
+_SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
+_SOUNDFILE_FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
+
+
+class ExportError(TimbreLabError):
+    """Export settings are invalid, or a sound or model cannot be written."""
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """How sounds are written.
+
+    Parameters
+    ----------
+    format : {"wav", "flac", "ogg"}
+        Container; "ogg" is Ogg Vorbis (lossy, bit depth does not apply).
+    bit_depth : {"16", "24", "32f"}
+        Sample format; "32f" is 32-bit float (WAV only; FLAC stores at most 24-bit integers).
+    sample_rate : int
+        Output rate in Hz: 44100, 48000 or 96000. Sounds are resampled with soxr (very high
+        quality) when the model renders at another rate.
+    normalise : {"none", "peak", "lufs"}
+        Scale each sound to ``peak_dbfs`` or to ``lufs`` integrated loudness (ITU-R BS.1770 via
+        pyloudnorm); a loudness target that would clip is lowered to a peak of ``peak_dbfs``.
+    peak_dbfs : float
+        Peak target in dBFS (≤ 0).
+    lufs : float
+        Loudness target in LUFS (−60 to 0).
+    fade_out_s : float
+        Length of the raised-cosine fade at the end, in seconds (0 for none).
+    pattern : str
+        File-name pattern with the tokens ``{model}``, ``{seed}``, ``{n}`` (1-based, zero-padded
+        to 3 digits) and ``{pitch}`` (MIDI note, or "none"); the extension is added.
+    """
+
+    format: str = "wav"
+    bit_depth: str = "24"
+    sample_rate: int = 48000
+    normalise: str = "peak"
+    peak_dbfs: float = -1.0
+    lufs: float = -16.0
+    fade_out_s: float = 0.02
+    pattern: str = "{model}_{n}_s{seed}"
+
+    def validate(self) -> None:
+        """Raise :class:`ExportError` naming the first setting that cannot be written."""
+        if self.format not in FORMATS:
+            raise ExportError(f"format {self.format!r} is not one of {', '.join(FORMATS)}")
+        if self.bit_depth not in BIT_DEPTHS:
+            raise ExportError(f"bit depth {self.bit_depth!r} is not one of {', '.join(BIT_DEPTHS)}")
+        if self.format == "flac" and self.bit_depth == "32f":
+            raise ExportError("FLAC cannot store 32-bit float; choose 16 or 24 bit, or WAV")
+        if int(self.sample_rate) not in SAMPLE_RATES:
+            rates = ", ".join(str(r) for r in SAMPLE_RATES)
+            raise ExportError(f"sample rate {self.sample_rate} Hz is not one of {rates} Hz")
+        if self.normalise not in NORMALISE_MODES:
+            raise ExportError(
+                f"normalise {self.normalise!r} is not one of {', '.join(NORMALISE_MODES)}"
+            )
+        if not -60.0 <= self.peak_dbfs <= 0.0:
+            raise ExportError(f"peak target {self.peak_dbfs} dBFS is outside −60–0 dBFS")
+        if not -60.0 <= self.lufs <= 0.0:
+            raise ExportError(f"loudness target {self.lufs} LUFS is outside −60–0 LUFS")
+        if not 0.0 <= self.fade_out_s <= 10.0:
+            raise ExportError(f"fade-out {self.fade_out_s} s is outside 0–10 s")
+        check_pattern(self.pattern)
+
+    @property
+    def extension(self) -> str:
+        return self.format
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SoundRecipe:
+    """Everything needed to render one sound again: which model, which sliders, which seed.
+
+    ``model`` is what :func:`synth_core.runs.load_model` accepts (a run directory, a starter
+    model name or ``physical:INSTRUMENT``); ``controls`` are values in each control's unit.
+    """
+
+    model: str
+    family: str
+    controls: dict[str, float]
+    seed: int
+    pitch: float | None = None
+    n: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def check_pattern(pattern: str) -> None:
+    """Raise :class:`ExportError` when ``pattern`` has an unknown token or makes no name."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
+    except ValueError as error:
+        raise ExportError(f"file-name pattern {pattern!r}: {error}") from None
+    unknown = sorted({f for f in fields if f not in PATTERN_TOKENS})
+    if unknown:
+        tokens = ", ".join("{" + t + "}" for t in PATTERN_TOKENS)
+        raise ExportError(
+            f"file-name pattern {pattern!r} has unknown token(s) {', '.join(unknown)}; use {tokens}"
+        )
+    if not pattern.strip() or "/" in pattern or "\\" in pattern:
+        raise ExportError(f"file-name pattern {pattern!r} must be a non-empty name without slashes")
+
+
+def file_stem(pattern: str, *, model: str, seed: int, n: int, pitch: float | None) -> str:
+    """Fill in the file-name ``pattern``; characters that file systems dislike become ``_``.
+
+    ``model`` is shortened to its last path component (a run directory's name).
+    """
+    check_pattern(pattern)
+    model_name = Path(model.replace(":", "-")).name or "model"
+    pitch_text = "none" if pitch is None else f"{pitch:g}"
+    stem = pattern.format(model=model_name, seed=seed, n=f"{n:03d}", pitch=pitch_text)
+    return re.sub(r"[^\w.\-+=@ ]", "_", stem).strip() or "sound"
+
+
+def prepare(
+    audio: np.ndarray | torch.Tensor, sample_rate: int, settings: ExportSettings
+) -> np.ndarray:
+    """Resample, fade and normalise one mono sound for writing.
+
+    Parameters
+    ----------
+    audio : array [samples], float
+        The model's output at ``sample_rate``.
+    sample_rate : int
+        Rate of ``audio`` in Hz.
+    settings : ExportSettings
+        Target rate, fade and normalisation.
+
+    Returns
+    -------
+    np.ndarray [samples'], float32, peak ≤ 1, at ``settings.sample_rate``.
+    """
+    settings.validate()
+    if isinstance(audio, torch.Tensor):
+        audio = audio.detach().cpu().numpy()
+    samples = np.asarray(audio, dtype=np.float64).reshape(-1)
+    if samples.size == 0:
+        raise ExportError("the sound to export is empty")
+    if not np.all(np.isfinite(samples)):
+        raise ExportError("the sound to export contains NaN or infinite samples")
+    if int(sample_rate) != int(settings.sample_rate):
+        import soxr  # imported here: only export pays for it
+
+        samples = soxr.resample(samples, int(sample_rate), int(settings.sample_rate), quality="VHQ")
+    fade = min(int(round(settings.fade_out_s * settings.sample_rate)), samples.size)
+    if fade > 0:
+        # raised-cosine (Hann half) fade: no click, no audible corner at the start of the fade
+        samples[-fade:] *= 0.5 * (1.0 + np.cos(np.linspace(0.0, math.pi, fade)))
+    samples = _normalise(samples, settings)
+    return samples.astype(np.float32)
+
+
+def _normalise(samples: np.ndarray, settings: ExportSettings) -> np.ndarray:
+    peak = float(np.max(np.abs(samples)))
+    if peak == 0.0:
+        return samples
+    peak_limit = 10.0 ** (settings.peak_dbfs / 20.0)
+    if settings.normalise == "peak":
+        return samples * (peak_limit / peak)
+    if settings.normalise == "lufs":
+        import pyloudnorm
+
+        # BS.1770 gating needs at least one 400 ms block; pad short hits with silence to measure.
+        block = int(0.4 * settings.sample_rate) + 1
+        measured = samples if samples.size >= block else np.pad(samples, (0, block - samples.size))
+        loudness = pyloudnorm.Meter(settings.sample_rate).integrated_loudness(measured)
+        if math.isfinite(loudness):
+            gain = 10.0 ** ((settings.lufs - loudness) / 20.0)
+            if peak * gain > peak_limit:
+                log.info(
+                    "loudness target %.1f LUFS would clip; limited to the peak target",
+                    settings.lufs,
+                )
+                gain = peak_limit / peak
+            return samples * gain
+    # "none" (or loudness unmeasurable): only make sure the file cannot clip
+    return samples / peak if peak > 1.0 else samples
+
+
+def write_sound(
+    audio: np.ndarray | torch.Tensor,
+    sample_rate: int,
+    path: str | Path,
+    settings: ExportSettings,
+    recipe: SoundRecipe | None = None,
+) -> Path:
+    """Write one sound, and its JSON sidecar when a ``recipe`` is given.
+
+    Parameters
+    ----------
+    audio : array [samples], float
+        The sound at ``sample_rate`` Hz.
+    sample_rate : int
+        Rate of ``audio`` in Hz.
+    path : path
+        Output file; its extension is replaced by the format's.
+    settings : ExportSettings
+        Format, bit depth, rate, normalisation, fade.
+    recipe : SoundRecipe, optional
+        Written next to the sound as ``<name>.json``.
+
+    Returns
+    -------
+    Path of the sound file written.
+    """
+    settings.validate()
+    path = Path(path).with_suffix("." + settings.extension)
+    samples = prepare(audio, sample_rate, settings)
+    subtype = "VORBIS" if settings.format == "ogg" else _SUBTYPES[settings.bit_depth]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(
+            path,
+            samples,
+            int(settings.sample_rate),
+            format=_SOUNDFILE_FORMATS[settings.format],
+            subtype=subtype,
+        )
+    except (OSError, RuntimeError, soundfile.LibsndfileError) as error:
+        raise AudioFileError(f"cannot write the sound: {error}", path=path) from None
+    if recipe is not None:
+        sidecar = {
+            "format_version": SIDECAR_VERSION,
+            "timbrelab_version": __version__,
+            **asdict(recipe),
+            "export": settings.to_dict(),
+            "file": path.name,
+        }
+        _write_json(path.with_suffix(".json"), sidecar)
+    return path
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise AudioFileError(f"cannot write the sidecar: {error}", path=path) from None
+
+
+def read_recipe(path: str | Path) -> SoundRecipe:
+    """Read the sidecar of an exported sound (the ``.json`` next to it, or the sidecar itself)."""
+    path = Path(path)
+    sidecar = path if path.suffix == ".json" else path.with_suffix(".json")
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+        return SoundRecipe(
+            model=str(data["model"]),
+            family=str(data["family"]),
+            controls={str(k): float(v) for k, v in data["controls"].items()},
+            seed=int(data["seed"]),
+            pitch=None if data.get("pitch") is None else float(data["pitch"]),
+            n=int(data.get("n", 1)),
+            extra=dict(data.get("extra", {})),
+        )
+    except FileNotFoundError:
+        raise ExportError(
+            "no sidecar next to this sound; it cannot be recreated", path=sidecar
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ExportError(f"not a Timbre Lab sidecar ({error})", path=sidecar) from None
+
+
+def recreate(recipe: SoundRecipe, model: SoundModel) -> torch.Tensor:
+    """Render the sound a sidecar describes with ``model``; float32 ``[samples]``.
+
+    Raises :class:`ExportError` when ``model`` is of another family than the recipe's.
+    """
+    if recipe.family != model.family:
+        raise ExportError(
+            f"the sound was made by a {recipe.family!r} model, not a {model.family!r} model"
+        )
+    audio = model.generate(recipe.controls, n=1, seed=recipe.seed, pitch=recipe.pitch)
+    return audio[0]
+
+
+def variations(
+    controls: list[Control],
+    values: Mapping[str, float] | None,
+    *,
+    n: int,
+    spread: float,
+    seed: int,
+) -> list[dict[str, float]]:
+    """``n`` slider settings scattered around ``values``.
+
+    Each control is moved by a Gaussian offset whose standard deviation is ``spread`` times the
+    slider's travel (its normalised 0–1 range), clamped to the range; the first variation is
+    ``values`` itself, so a batch always contains the sound on screen.
+
+    Parameters
+    ----------
+    controls : list of Control
+    values : mapping name → value, optional
+        The centre, in each control's unit; missing names take their default.
+    n : int ≥ 1
+    spread : float, 0–1
+        0 repeats the centre (only the seed changes).
+    seed : int
+        Makes the scatter reproducible.
+    """
+    if n < 1:
+        raise ExportError(f"number of variations must be at least 1, got {n}")
+    if not 0.0 <= spread <= 1.0:
+        raise ExportError(f"spread {spread} is outside 0–1")
+    centre = resolve_values(controls, values, strict=False)
+    generator = seeded_generator(seed)
+    offsets = torch.randn(n, len(controls), generator=generator, dtype=torch.float64) * spread
+    result = []
+    for i in range(n):
+        if i == 0:
+            result.append(dict(centre))
+            continue
+        moved = {}
+        for j, control in enumerate(controls):
+            position = control.to_normalised(centre[control.name]) + float(offsets[i, j])
+            moved[control.name] = control.from_normalised(position)
+        result.append(moved)
+    return result
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What :func:`export_batch` wrote: sound files (each with a sidecar), and whether it was
+    cancelled before the end."""
+
+    files: list[Path]
+    cancelled: bool
+
+
+def export_batch(
+    model: SoundModel,
+    out_dir: str | Path,
+    *,
+    model_id: str,
+    values: Mapping[str, float] | None = None,
+    n: int = 1,
+    spread: float = 0.0,
+    seed: int = 0,
+    pitch: float | None = None,
+    settings: ExportSettings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> BatchResult:
+    """Write ``n`` variations around ``values``, each with its own seed and a sidecar.
+
+    Variation ``i`` (1-based) uses seed ``seed + i - 1`` and the slider values from
+    :func:`variations`, rendered alone (``n=1``) so its sidecar recreates it exactly.
+
+    Parameters
+    ----------
+    model : SoundModel
+    out_dir : path
+        Folder for the files (created).
+    model_id : str
+        How the sidecar names the model (see :class:`SoundRecipe`).
+    values, n, spread, seed, pitch
+        Centre, count, scatter (see :func:`variations`), first seed, MIDI pitch.
+    settings : ExportSettings, optional
+    progress : callable(done, total), optional
+        Called after each file.
+    should_stop : callable() -> bool, optional
+        Polled before each file; True stops early (files written so far are kept).
+    """
+    settings = settings or ExportSettings()
+    settings.validate()
+    out_dir = Path(out_dir)
+    controls = model.controls()
+    points = variations(controls, values, n=n, spread=spread, seed=seed)
+    files: list[Path] = []
+    taken: set[str] = set()
+    for i, point in enumerate(points, start=1):
+        if should_stop is not None and should_stop():
+            log.info("export cancelled after %d of %d sounds", len(files), n)
+            return BatchResult(files, cancelled=True)
+        sound_seed = seed + i - 1
+        audio = model.generate(point, n=1, seed=sound_seed, pitch=pitch)[0]
+        stem = file_stem(settings.pattern, model=model_id, seed=sound_seed, n=i, pitch=pitch)
+        stem = _unique(stem, taken)
+        recipe = SoundRecipe(
+            model=model_id, family=model.family, controls=point, seed=sound_seed, pitch=pitch, n=i
+        )
+        files.append(write_sound(audio, model.sample_rate, out_dir / stem, settings, recipe))
+        if progress is not None:
+            progress(i, n)
+    return BatchResult(files, cancelled=False)
+
+
+def _unique(stem: str, taken: set[str]) -> str:
+    # a pattern without {n} or {seed} would make every file overwrite the last one
+    candidate, k = stem, 2
+    while candidate in taken:
+        candidate, k = f"{stem}-{k}", k + 1
+    taken.add(candidate)
+    return candidate
+
+
+def export_model(model: SoundModel, path: str | Path, *, format: str) -> Path:
+    """Write ``model``'s decoder as a TorchScript or ONNX file.
+
+    A family makes itself exportable by offering ``export_module() -> torch.nn.Module`` whose
+    ``forward(controls: Tensor[n, k]) -> Tensor[n, samples]`` takes control values in the order
+    of :meth:`~synth_core.models.base.SoundModel.controls` and renders without Python control
+    flow that depends on the values. Families without it raise :class:`ExportError`.
+
+    Parameters
+    ----------
+    model : SoundModel
+    path : path
+        Output file (``.pt`` for TorchScript, ``.onnx`` for ONNX by convention).
+    format : {"torchscript", "onnx"}
+    """
+    factory = getattr(model, "export_module", None)
+    if factory is None:
+        raise ExportError(
+            f"the {model.family!r} family cannot be exported as a standalone model yet; "
+            "use `timbrelab generate` to render sounds from it"
+        )
+    module = factory().eval()
+    example = torch.tensor([[c.default for c in model.controls()]], dtype=torch.float32)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with torch.no_grad():
+            if format == "torchscript":
+                traced = torch.jit.trace(module, example, check_trace=False)
+                traced.save(str(path))
+            elif format == "onnx":
+                torch.onnx.export(
+                    module,
+                    (example,),
+                    str(path),
+                    input_names=["controls"],
+                    output_names=["audio"],
+                    dynamic_axes={"controls": {0: "n"}, "audio": {0: "n"}},
+                )
+            else:
+                raise ExportError(f"format {format!r} is not torchscript or onnx")
+    except TimbreLabError:
+        raise
+    except Exception as error:  # torch raises many types here; the user needs one clear line
+        raise ExportError(
+            f"cannot export the {model.family!r} model as {format}: {error}"
+        ) from None
+    _write_json(
+        path.with_suffix(path.suffix + ".json"),
+        {
+            "family": model.family,
+            "sample_rate": model.sample_rate,
+            "controls": [c.to_dict() for c in model.controls()],
+            "input": "controls [n, k] in the order above, in each control's unit",
+            "output": "audio [n, samples], float32",
+        },
+    )
+    return path
+
+
+def cli_export_model(args: argparse.Namespace) -> int:
+    """``timbrelab export-model RUN --format torchscript|onnx --out FILE``."""
+    from synth_core.runs import load_model
+
+    try:
+        model = load_model(args.run)
+    except FileNotFoundError as error:
+        raise CheckpointError(f"no such model: {error}", path=args.run) from None
+    path = export_model(model, args.out, format=args.format)
+    print(f"wrote {path}")
+    return 0
