@@ -1,0 +1,149 @@
+"""Qt-free logic behind the explore panel: random draws, the four-corner morph, presets.
+
+Everything works on control values (each in its control's unit), so it serves every family the
+same way: for the learned families the controls are latent PCA axes in σ, so mixing control
+values mixes latents; for the physical family it mixes physical parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from synth_core.errors import ModelConfigError
+from synth_core.models.base import Control, resolve_values, seeded_generator
+
+PRESET_VERSION = 1
+RANDOM_SIGMAS = 2.0
+
+
+def random_values(controls: Sequence[Control], *, seed: int) -> dict[str, float]:
+    """A random slider setting, reproducible from ``seed``.
+
+    Each control gets a standard normal draw truncated to ±2 σ. Controls measured in σ (latent
+    axes) take it as their value; the others map it onto their travel so that ±2 σ spans the
+    whole slider (centre at mid-travel), then clamp to the range.
+    """
+    generator = seeded_generator(seed)
+    draws = torch.randn(len(controls), generator=generator, dtype=torch.float64)
+    draws = draws.clamp(-RANDOM_SIGMAS, RANDOM_SIGMAS)
+    values = {}
+    for control, z in zip(controls, draws.tolist(), strict=True):
+        if control.unit == "σ":
+            value = min(max(z, control.minimum), control.maximum)
+        else:
+            value = control.from_normalised(0.5 + z / (2 * RANDOM_SIGMAS))
+        values[control.name] = value
+    return values
+
+
+def morph_weights(x: float, y: float) -> tuple[float, float, float, float]:
+    """Bilinear weights of the corners 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right
+    for a pad position ``x``, ``y`` in 0–1 (y down); they sum to 1."""
+    x = min(max(float(x), 0.0), 1.0)
+    y = min(max(float(y), 0.0), 1.0)
+    return ((1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y)
+
+
+def morph_values(
+    controls: Sequence[Control], corners: Sequence[Mapping[str, float]], x: float, y: float
+) -> dict[str, float]:
+    """Mix four corner settings at pad position ``x``, ``y``.
+
+    Values are mixed on each slider's 0–1 travel (so a log control such as decay morphs
+    evenly in ratio). At a corner the corner's setting comes back exactly, not a rounded copy.
+    """
+    if len(corners) != 4:
+        raise ModelConfigError(f"the morph pad needs 4 corners, got {len(corners)}")
+    weights = morph_weights(x, y)
+    resolved = [resolve_values(list(controls), c, strict=False) for c in corners]
+    for weight, corner in zip(weights, resolved, strict=True):
+        if weight == 1.0:
+            return dict(corner)
+    mixed = {}
+    for control in controls:
+        position = sum(
+            w * control.to_normalised(c[control.name])
+            for w, c in zip(weights, resolved, strict=True)
+        )
+        mixed[control.name] = control.from_normalised(position)
+    return mixed
+
+
+def nearest_corner(x: float, y: float) -> int:
+    """Index of the corner with the largest weight at ``x``, ``y``."""
+    weights = morph_weights(x, y)
+    return max(range(4), key=lambda k: weights[k])
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A saved slider state of one model."""
+
+    model: str
+    family: str
+    values: dict[str, float]
+    seed: int = 0
+    pitch: float | None = None
+    name: str = ""
+
+
+def save_preset(preset: Preset, path: str | Path) -> Path:
+    """Write ``preset`` as JSON to ``path``."""
+    path = Path(path)
+    data: dict[str, Any] = {"format_version": PRESET_VERSION, **preset.__dict__}
+    try:
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise ModelConfigError(f"cannot write the preset: {error.strerror}", path=path) from None
+    return path
+
+
+def load_preset(
+    path: str | Path, *, model: str, family: str, controls: Sequence[Control]
+) -> Preset:
+    """Read a preset saved for ``model`` and check it fits.
+
+    Raises
+    ------
+    ModelConfigError
+        The file is unreadable or not a preset, it belongs to another model, or a value does not
+        fit this model's controls.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        preset = Preset(
+            model=str(data["model"]),
+            family=str(data["family"]),
+            values={str(k): float(v) for k, v in data["values"].items()},
+            seed=int(data.get("seed", 0)),
+            pitch=None if data.get("pitch") is None else float(data["pitch"]),
+            name=str(data.get("name", "")),
+        )
+    except OSError as error:
+        raise ModelConfigError(f"cannot read the preset: {error.strerror}", path=path) from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ModelConfigError("not a Timbre Lab preset file", path=path) from None
+    if int(data.get("format_version", PRESET_VERSION)) > PRESET_VERSION:
+        raise ModelConfigError("this preset was written by a newer Timbre Lab", path=path)
+    if preset.model != model or preset.family != family:
+        raise ModelConfigError(
+            f"this preset belongs to the model {preset.model!r} ({preset.family}), "
+            f"not to {model!r} ({family}); open that model first",
+            path=path,
+        )
+    for value in preset.values.values():
+        if not math.isfinite(value):
+            raise ModelConfigError("the preset holds a value that is not a number", path=path)
+    try:
+        resolve_values(list(controls), preset.values, strict=True)
+    except ModelConfigError as error:
+        raise ModelConfigError(f"the preset does not fit this model: {error}", path=path) from None
+    return preset
