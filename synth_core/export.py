@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile
 import torch
 
 from synth_core import __version__
+from synth_core import audio as audio_io
 from synth_core.errors import AudioFileError, CheckpointError, TimbreLabError
 from synth_core.models.base import Control, SoundModel, resolve_values, seeded_generator
 
@@ -42,7 +42,6 @@ PATTERN_TOKENS = ("model", "seed", "n", "pitch")
 SIDECAR_VERSION = 1
 
 _SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
-_SOUNDFILE_FORMATS = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
 
 
 class ExportError(TimbreLabError):
@@ -188,42 +187,29 @@ def prepare(
     if not np.all(np.isfinite(samples)):
         raise ExportError("the sound to export contains NaN or infinite samples")
     if int(sample_rate) != int(settings.sample_rate):
-        import soxr  # imported here: only export pays for it
-
-        samples = soxr.resample(samples, int(sample_rate), int(settings.sample_rate), quality="VHQ")
+        samples = audio_io.resample(samples, int(sample_rate), int(settings.sample_rate))
+    samples = np.asarray(samples, dtype=np.float64)
     fade = min(int(round(settings.fade_out_s * settings.sample_rate)), samples.size)
     if fade > 0:
         # raised-cosine (Hann half) fade: no click, no audible corner at the start of the fade
         samples[-fade:] *= 0.5 * (1.0 + np.cos(np.linspace(0.0, math.pi, fade)))
-    samples = _normalise(samples, settings)
-    return samples.astype(np.float32)
+    return _normalise(samples.astype(np.float32), settings)
 
 
 def _normalise(samples: np.ndarray, settings: ExportSettings) -> np.ndarray:
     peak = float(np.max(np.abs(samples)))
     if peak == 0.0:
         return samples
-    peak_limit = 10.0 ** (settings.peak_dbfs / 20.0)
     if settings.normalise == "peak":
-        return samples * (peak_limit / peak)
+        return audio_io.peak_normalise(samples, peak_db=settings.peak_dbfs)
     if settings.normalise == "lufs":
-        import pyloudnorm
-
-        # BS.1770 gating needs at least one 400 ms block; pad short hits with silence to measure.
-        block = int(0.4 * settings.sample_rate) + 1
-        measured = samples if samples.size >= block else np.pad(samples, (0, block - samples.size))
-        loudness = pyloudnorm.Meter(settings.sample_rate).integrated_loudness(measured)
-        if math.isfinite(loudness):
-            gain = 10.0 ** ((settings.lufs - loudness) / 20.0)
-            if peak * gain > peak_limit:
-                log.info(
-                    "loudness target %.1f LUFS would clip; limited to the peak target",
-                    settings.lufs,
-                )
-                gain = peak_limit / peak
-            return samples * gain
-    # "none" (or loudness unmeasurable): only make sure the file cannot clip
-    return samples / peak if peak > 1.0 else samples
+        louder = audio_io.loudness_normalise(samples, settings.sample_rate, lufs=settings.lufs)
+        if float(np.max(np.abs(louder))) > 10.0 ** (settings.peak_dbfs / 20.0):
+            log.info("loudness target %.1f LUFS would clip; held at the peak target", settings.lufs)
+            return audio_io.peak_normalise(samples, peak_db=settings.peak_dbfs)
+        return louder
+    # "none": only make sure the file cannot clip
+    return samples / np.float32(peak) if peak > 1.0 else samples
 
 
 def write_sound(
@@ -258,15 +244,21 @@ def write_sound(
     subtype = "VORBIS" if settings.format == "ogg" else _SUBTYPES[settings.bit_depth]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        soundfile.write(
-            path,
-            samples,
-            int(settings.sample_rate),
-            format=_SOUNDFILE_FORMATS[settings.format],
-            subtype=subtype,
-        )
-    except (OSError, RuntimeError, soundfile.LibsndfileError) as error:
-        raise AudioFileError(f"cannot write the sound: {error}", path=path) from None
+    except OSError as error:
+        raise AudioFileError(
+            f"cannot create the folder: {error.strerror}", path=path.parent
+        ) from None
+    metadata = {"software": f"Timbre Lab {__version__}"}
+    if recipe is not None:
+        metadata["comment"] = f"{recipe.model} seed {recipe.seed}"
+    audio_io.save(
+        samples,
+        path,
+        sample_rate=int(settings.sample_rate),
+        format=settings.format,
+        subtype=subtype,
+        metadata=metadata if settings.format != "ogg" else None,
+    )
     if recipe is not None:
         sidecar = {
             "format_version": SIDECAR_VERSION,

@@ -1,0 +1,517 @@
+"""The explore panel: play with a model through sliders, a morph pad and a keyboard.
+
+Sliders come from the model's ``controls()``. Every change asks for a new sound on a background
+thread (:class:`~app.workers.LatestOnlyWorker`: the newest request wins, stale ones are dropped)
+and the result is emitted as ``soundGenerated(samples, sample_rate)`` for the sound view, and
+played when auto-play is on. Slider gestures, resets, random draws, pad moves and loaded presets
+are undoable (Ctrl+Z / Ctrl+Shift+Z).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.widgets.control_row import ControlRow
+from app.widgets.keyboard import KeyboardStrip, note_name
+from app.widgets.xy_pad import CORNER_NAMES, XYPad
+from app.workers import LatestOnlyWorker
+from synth_core.errors import TimbreLabError
+from synth_core.models.base import SoundModel, resolve_values
+from synth_core.studio import (
+    Preset,
+    load_preset,
+    morph_values,
+    random_values,
+    save_preset,
+)
+
+log = logging.getLogger(__name__)
+
+Player = Callable[[np.ndarray, int], None]
+MAX_SEED = 2**31 - 1
+DEFAULT_PITCH = 60
+
+
+def is_pitch_conditioned(model: SoundModel) -> bool:
+    """True when ``generate(pitch=…)`` changes the sound: the model says so itself."""
+    return bool(getattr(model, "pitch_conditioned", False))
+
+
+def values_from_audio(model: SoundModel, audio: np.ndarray) -> dict[str, float] | None:
+    """Slider values that reproduce ``audio`` as closely as the model can, or None when the
+    family has no encoder (``control_values(audio) -> dict`` on the model)."""
+    import torch
+
+    mapper = getattr(model, "control_values", None)
+    if mapper is None:
+        return None
+    tensor = torch.as_tensor(np.asarray(audio, dtype=np.float32)).reshape(1, -1)
+    return dict(mapper(tensor))
+
+
+class _SetValues(QUndoCommand):
+    def __init__(
+        self,
+        panel: ExplorePanel,
+        before: Mapping[str, float],
+        after: Mapping[str, float],
+        text: str,
+    ) -> None:
+        super().__init__(text)
+        self._panel = panel
+        self._before = dict(before)
+        self._after = dict(after)
+
+    def redo(self) -> None:
+        self._panel.apply_values(self._after)
+
+    def undo(self) -> None:
+        self._panel.apply_values(self._before)
+
+
+class ExplorePanel(QWidget):
+    """Sliders, morph pad, keyboard, presets and generation for one loaded model.
+
+    Parameters
+    ----------
+    player : callable(samples, sample_rate), optional
+        Plays a sound (the transport); called for each new sound when auto-play is on.
+
+    Signals
+    -------
+    soundGenerated(samples: np.ndarray, sample_rate: int)
+        A new sound for the current settings (float32 mono).
+    generationFailed(message: str)
+    """
+
+    soundGenerated = Signal(object, int)
+    generationFailed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, *, player: Player | None = None) -> None:
+        super().__init__(parent)
+        self._player = player
+        self.model: SoundModel | None = None
+        self.model_id = ""
+        self._values: dict[str, float] = {}
+        self._rows: dict[str, ControlRow] = {}
+        self._corners: list[dict[str, float]] = [{}, {}, {}, {}]
+        self._corner_seeds = [0, 1, 2, 3]
+        self._drag_start: dict[str, float] | None = None
+        self._last_sound: tuple[np.ndarray, int] | None = None
+        self.last_latency_ms: float | None = None
+        self.undo_stack = QUndoStack(self)
+        self._worker = LatestOnlyWorker("explore-generate", self)
+        self._worker.finished.connect(self._generated)
+        self._worker.failed.connect(self._failed)
+        self.setAcceptDrops(True)
+        self._build()
+        self._set_enabled(False)
+
+    # building ---------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.title = QLabel("No model loaded")
+        self.title.setWordWrap(True)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+
+        self.rows_box = QWidget()
+        self.rows_layout = QVBoxLayout(self.rows_box)
+        self.rows_layout.setContentsMargins(4, 4, 4, 4)
+        self.rows_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.rows_box)
+        scroll.setMinimumHeight(140)
+
+        self.reset_button = QPushButton("Reset all")
+        self.reset_button.setToolTip("Every slider back to its default")
+        self.randomise_button = QPushButton("Randomise")
+        self.randomise_button.setToolTip("A random setting within ±2 σ, drawn from the seed")
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, MAX_SEED)
+        self.seed_box.setPrefix("seed ")
+        self.seed_box.setKeyboardTracking(False)
+        self.seed_box.setToolTip("The seed of the sound and of the next random draw")
+        self.seed_box.setAccessibleName("Seed")
+        self.autoplay = QCheckBox("Auto-play")
+        self.autoplay.setChecked(True)
+        self.autoplay.setToolTip("Play every new sound as soon as it is ready")
+
+        self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        for action in (self.undo_action, self.redo_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            self.addAction(action)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.reset_button)
+        buttons.addWidget(self.randomise_button)
+        buttons.addWidget(self.seed_box)
+        buttons.addStretch(1)
+        buttons.addWidget(self.autoplay)
+
+        self.save_preset_button = QPushButton("Save preset…")
+        self.load_preset_button = QPushButton("Load preset…")
+        presets = QHBoxLayout()
+        presets.addWidget(self.save_preset_button)
+        presets.addWidget(self.load_preset_button)
+        presets.addStretch(1)
+
+        self.pad = XYPad()
+        pad_box = QGroupBox("Morph")
+        pad_layout = QVBoxLayout(pad_box)
+        pad_layout.addWidget(self.pad)
+
+        self.keyboard = KeyboardStrip()
+        self.pitch_label = QLabel()
+        self.pitch_box = QGroupBox("Pitch")
+        pitch_layout = QVBoxLayout(self.pitch_box)
+        pitch_layout.addWidget(self.keyboard)
+        pitch_layout.addWidget(self.pitch_label)
+
+        self.status = QLabel("Load a model to play with it.")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(scroll, 3)
+        layout.addLayout(buttons)
+        layout.addLayout(presets)
+        layout.addWidget(pad_box, 2)
+        layout.addWidget(self.pitch_box)
+        layout.addWidget(self.status)
+
+        self.reset_button.clicked.connect(self.reset_all)
+        self.randomise_button.clicked.connect(self.randomise)
+        self.seed_box.valueChanged.connect(lambda _seed: self.request_sound())
+        self.save_preset_button.clicked.connect(self._save_preset_dialog)
+        self.load_preset_button.clicked.connect(self._load_preset_dialog)
+        self.pad.moved.connect(self._pad_moved)
+        self.pad.released.connect(self._pad_released)
+        self.pad.cornerAction.connect(self._corner_action)
+        self.pad.fileDropped.connect(self._corner_file)
+        self.keyboard.noteChosen.connect(self._note_chosen)
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for widget in (
+            self.reset_button,
+            self.randomise_button,
+            self.seed_box,
+            self.save_preset_button,
+            self.load_preset_button,
+            self.pad,
+            self.keyboard,
+        ):
+            widget.setEnabled(enabled)
+
+    # model ------------------------------------------------------------------------------------
+
+    def set_model(self, model: SoundModel, model_id: str, *, title: str | None = None) -> None:
+        """Show ``model``'s controls and render its default sound.
+
+        ``model_id`` is what presets and export sidecars record (a run directory, a starter
+        model name or ``physical:INSTRUMENT``).
+        """
+        self.model = model
+        self.model_id = model_id
+        self.title.setText(title or f"{model_id} ({model.family})")
+        self.undo_stack.clear()
+        for row in self._rows.values():
+            row.deleteLater()
+        self._rows.clear()
+        controls = model.controls()
+        for control in controls:
+            row = ControlRow(control)
+            row.valueChanged.connect(self._row_changed)
+            row.valueCommitted.connect(self._row_committed)
+            self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
+            self._rows[control.name] = row
+        self._values = resolve_values(controls, None)
+        self._corners = [dict(self._values)] + [
+            random_values(controls, seed=s) for s in self._corner_seeds[1:]
+        ]
+        for k in range(4):
+            self.pad.set_corner_label(k, "default" if k == 0 else f"seed {self._corner_seeds[k]}")
+        self.pad.set_position(0.0, 0.0)
+        pitched = is_pitch_conditioned(model)
+        self.pitch_box.setVisible(pitched)
+        self.keyboard.set_note(DEFAULT_PITCH if pitched else None)
+        self._show_pitch()
+        self._set_enabled(True)
+        self.request_sound()
+
+    @property
+    def values(self) -> dict[str, float]:
+        """Current slider values, in each control's unit."""
+        return dict(self._values)
+
+    @property
+    def seed(self) -> int:
+        return int(self.seed_box.value())
+
+    @property
+    def pitch(self) -> float | None:
+        note = self.keyboard.note
+        return None if note is None or self.pitch_box.isHidden() else float(note)
+
+    @property
+    def last_sound(self) -> tuple[np.ndarray, int] | None:
+        """The latest generated sound and its rate, or None before the first."""
+        return self._last_sound
+
+    def corner_values(self, corner: int) -> dict[str, float]:
+        return dict(self._corners[corner])
+
+    def apply_values(self, values: Mapping[str, float]) -> None:
+        """Set the sliders to ``values`` (not recorded for undo) and render."""
+        if self.model is None:
+            return
+        self._values = resolve_values(self.model.controls(), values, strict=False)
+        for name, row in self._rows.items():
+            row.set_value(self._values[name])
+        self.request_sound()
+
+    def _change(self, after: Mapping[str, float], text: str) -> None:
+        """An undoable change from the current values to ``after``."""
+        if dict(after) != self._values:
+            self.undo_stack.push(_SetValues(self, self._values, after, text))
+
+    # actions ----------------------------------------------------------------------------------
+
+    def reset_all(self) -> None:
+        if self.model is not None:
+            self._change(resolve_values(self.model.controls(), None), "Reset all")
+
+    def randomise(self) -> None:
+        """Draw a random setting from the seed shown, then move the seed on for the next draw."""
+        if self.model is None:
+            return
+        seed = self.seed
+        self._change(random_values(self.model.controls(), seed=seed), f"Randomise (seed {seed})")
+        self.seed_box.blockSignals(True)
+        self.seed_box.setValue((seed + 1) % MAX_SEED)
+        self.seed_box.blockSignals(False)
+
+    def set_corner(self, corner: int, values: Mapping[str, float], label: str) -> None:
+        """Let ``corner`` of the pad hold ``values``."""
+        if self.model is None:
+            return
+        self._corners[corner] = resolve_values(self.model.controls(), values, strict=False)
+        self.pad.set_corner_label(corner, label)
+
+    def morph_to(self, x: float, y: float) -> None:
+        """Move the pad's puck to ``x``, ``y`` and render the morph there (not undoable alone)."""
+        if self.model is None:
+            return
+        self.pad.set_position(x, y)
+        self._pad_moved(x, y)
+
+    def save_preset(self, path: str | Path) -> Path:
+        if self.model is None:
+            raise TimbreLabError("load a model before saving a preset")
+        preset = Preset(
+            model=self.model_id,
+            family=self.model.family,
+            values=self.values,
+            seed=self.seed,
+            pitch=self.pitch,
+            name=Path(path).stem,
+        )
+        return save_preset(preset, path)
+
+    def load_preset(self, path: str | Path) -> Preset:
+        if self.model is None:
+            raise TimbreLabError("load a model before loading a preset")
+        preset = load_preset(
+            path, model=self.model_id, family=self.model.family, controls=self.model.controls()
+        )
+        self.seed_box.blockSignals(True)
+        self.seed_box.setValue(preset.seed)
+        self.seed_box.blockSignals(False)
+        if preset.pitch is not None and not self.pitch_box.isHidden():
+            self.keyboard.set_note(round(preset.pitch))
+            self._show_pitch()
+        if preset.values != self._values:
+            self._change(preset.values, f"Load preset {preset.name}")
+        else:
+            self.request_sound()
+        return preset
+
+    def encode_file(self, path: str | Path) -> dict[str, float]:
+        """Set the sliders to the sound in ``path`` (families with an encoder)."""
+        values = self._values_for_file(path)
+        self._change(values, f"Encode {Path(path).name}")
+        return values
+
+    def _values_for_file(self, path: str | Path) -> dict[str, float]:
+        from synth_core import audio as audio_io
+
+        if self.model is None:
+            raise TimbreLabError("load a model before dropping a sound on it")
+        clip = audio_io.load(path, sample_rate=self.model.sample_rate, mono=True)
+        values = values_from_audio(self.model, clip.samples)
+        if values is None:
+            raise TimbreLabError(
+                f"the {self.model.family} family has no encoder: it cannot turn a sound into "
+                "slider settings"
+            )
+        return resolve_values(self.model.controls(), values, strict=False)
+
+    # generation -------------------------------------------------------------------------------
+
+    def request_sound(self) -> None:
+        """Render the current settings off the GUI thread (the newest request wins)."""
+        if self.model is None:
+            return
+        self._worker.submit(
+            _render, self.model, dict(self._values), self.seed, self.pitch, time.perf_counter()
+        )
+
+    def _generated(self, result: tuple[np.ndarray, int, float]) -> None:
+        samples, rate, started = result
+        self.last_latency_ms = (time.perf_counter() - started) * 1000.0
+        self._last_sound = (samples, rate)
+        self.status.setText(
+            f"{len(samples) / rate:.2f} s at {rate} Hz · ready in {self.last_latency_ms:.0f} ms"
+        )
+        self.soundGenerated.emit(samples, rate)
+        if self.autoplay.isChecked() and self._player is not None:
+            self._player(samples, rate)
+
+    def _failed(self, error: Exception) -> None:
+        message = str(error) if isinstance(error, TimbreLabError) else f"generation failed: {error}"
+        log.warning("%s", message)
+        self.status.setText(message)
+        self.generationFailed.emit(message)
+
+    def shutdown(self) -> None:
+        """Stop the generation thread (the window calls this when it closes)."""
+        self._worker.shutdown()
+
+    # signal handlers --------------------------------------------------------------------------
+
+    def _row_changed(self, name: str, value: float) -> None:
+        self._values[name] = value
+        self.request_sound()
+
+    def _row_committed(self, name: str, before: float, after: float) -> None:
+        previous = dict(self._values, **{name: before})
+        command = _SetValues(self, previous, dict(self._values, **{name: after}), f"Set {name}")
+        self.undo_stack.push(command)
+
+    def _pad_moved(self, x: float, y: float) -> None:
+        if self.model is None:
+            return
+        if self._drag_start is None:
+            self._drag_start = dict(self._values)
+        self._values = morph_values(self.model.controls(), self._corners, x, y)
+        for name, row in self._rows.items():
+            row.set_value(self._values[name])
+        self.request_sound()
+
+    def _pad_released(self, x: float, y: float) -> None:
+        if self._drag_start is None:
+            return
+        before, self._drag_start = self._drag_start, None
+        if before != self._values:
+            after = dict(self._values)
+            self._values = before
+            self._change(after, "Morph")
+
+    def _corner_action(self, corner: int, action: str) -> None:
+        if self.model is None:
+            return
+        if action == "current":
+            self.set_corner(corner, self._values, "current")
+        else:
+            seed = self.seed
+            self.set_corner(corner, random_values(self.model.controls(), seed=seed), f"seed {seed}")
+            self.seed_box.setValue((seed + 1) % MAX_SEED)
+
+    def _corner_file(self, corner: int, path: str) -> None:
+        try:
+            values = self._values_for_file(path)
+        except TimbreLabError as error:
+            QMessageBox.warning(self, "Cannot use this sound", str(error))
+            return
+        self.set_corner(corner, values, Path(path).name)
+        self.status.setText(f"Corner {CORNER_NAMES[corner]} holds {Path(path).name}")
+
+    def _note_chosen(self, midi: int) -> None:
+        self._show_pitch()
+        self.request_sound()
+
+    def _show_pitch(self) -> None:
+        note = self.keyboard.note
+        self.pitch_label.setText("" if note is None else f"{note_name(note)} (MIDI {note})")
+
+    def _save_preset_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save preset", "", "Presets (*.json)")
+        if not path:
+            return
+        if not path.endswith(".json"):
+            path += ".json"
+        try:
+            self.save_preset(path)
+        except TimbreLabError as error:
+            QMessageBox.warning(self, "Cannot save the preset", str(error))
+
+    def _load_preset_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load preset", "", "Presets (*.json)")
+        if not path:
+            return
+        try:
+            self.load_preset(path)
+        except TimbreLabError as error:
+            QMessageBox.warning(self, "Cannot load the preset", str(error))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls() and self.model is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if not urls:
+            return
+        event.acceptProposedAction()
+        try:
+            self.encode_file(urls[0].toLocalFile())
+        except TimbreLabError as error:
+            QMessageBox.warning(self, "Cannot use this sound", str(error))
+
+
+def _render(
+    model: SoundModel, values: dict[str, float], seed: int, pitch: float | None, started: float
+) -> tuple[np.ndarray, int, float]:
+    # runs on the worker thread; one thread so torch's own pool does the parallel work
+    audio = model.generate(values, n=1, seed=seed, pitch=pitch)
+    return (
+        audio[0].detach().cpu().numpy().astype(np.float32, copy=False),
+        model.sample_rate,
+        started,
+    )
