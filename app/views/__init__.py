@@ -1,0 +1,1 @@
+"""Views that show sounds (waveform, spectrogram)."""
