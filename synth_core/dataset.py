@@ -23,11 +23,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
-import torch
 
 from synth_core import paths
 from synth_core.audio import (
@@ -38,6 +37,9 @@ from synth_core.audio import (
     load,
 )
 from synth_core.errors import AudioFileError, DatasetError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +384,10 @@ def scan(
     if not folder.is_dir():
         raise DatasetError("is a file, not a folder of sounds", path=folder)
     candidates, skipped = _find_candidates(folder, recursive)
-    candidates.sort(key=lambda p: p.as_posix().casefold())
+    # Files reached through a link come last, so when a file is found twice the real one is kept.
+    candidates.sort(
+        key=lambda p: (os.path.realpath(p) != os.path.abspath(p), p.as_posix().casefold())
+    )
     report = ScanReport(folder=folder, skipped=skipped)
     report_progress = _Throttle(progress)
     seen_files: dict[tuple[int, int], Path] = {}
@@ -447,7 +452,7 @@ class ClipSet:
     @property
     def has_pitch(self) -> bool:
         """True when at least one clip has a pitch label."""
-        return bool(torch.isfinite(self.pitch).any())
+        return bool(self.pitch.isfinite().any())
 
 
 def prepare_clip(
@@ -578,6 +583,8 @@ def load_clips(
         When the folder is missing or no file is usable (the message says how many were skipped
         and the commonest reason); :class:`LoadingStopped` when stopped.
     """
+    import torch  # here, not at the top: `timbrelab scan` starts a second faster without it
+
     if not MIN_SAMPLE_RATE <= int(sample_rate) <= MAX_SAMPLE_RATE:
         raise DatasetError(
             f"sample_rate {sample_rate} Hz is outside {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz"

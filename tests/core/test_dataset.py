@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
+from synth_core import dataset, paths
 from synth_core.dataset import (
     ClipSet,
+    LoadingStopped,
     ScanReport,
     load_clips,
     pitch_from_name,
+    prepare_clip,
     scan,
 )
 from synth_core.errors import DatasetError
@@ -85,3 +90,133 @@ def test_report_converts_to_plain_json_data(sound_folder):
     data = scan(sound_folder).to_dict()
     assert data["summary"]["usable"] == 6 and isinstance(data["usable"][0]["path"], str)
     assert isinstance(ScanReport(folder=sound_folder).to_dict()["usable"], list)
+
+
+def test_scan_reports_progress_up_to_the_last_file(sound_folder):
+    calls: list[tuple[int, int]] = []
+    scan(sound_folder, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (6, 6)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_a_scan_can_be_stopped_and_says_so(sound_folder):
+    asked = []
+
+    def stop_after_two() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    report = scan(sound_folder, should_stop=stop_after_two)
+    assert report.stopped and len(report.usable) == 2
+    assert "scan stopped early" in report.summary()
+
+
+def test_loading_clips_can_be_stopped(sound_folder):
+    report = scan(sound_folder)
+    with pytest.raises(LoadingStopped, match="loading stopped after 0 files"):
+        load_clips(report, should_stop=lambda: True)
+
+
+def test_linked_folder_loops_end_and_linked_files_are_not_used_twice(sound_folder):
+    os.symlink(sound_folder, sound_folder / "more" / "back to top")
+    os.symlink(sound_folder / "hit.flac", sound_folder / "hit again.flac")
+    report = scan(sound_folder)
+    assert len(report.usable) == 6
+    assert [item.reason for item in report.skipped] == ["same file as hit.flac (linked twice)"]
+
+
+def test_long_files_are_skipped_without_decoding(sound_folder, monkeypatch):
+    monkeypatch.setattr(dataset, "MAX_DURATION_S", 0.35)
+    report = scan(sound_folder)
+    reasons = {item.path.name: item.reason for item in report.skipped}
+    assert reasons["pluck__p060.wav"] == "too long (0.0 min > 0.00583333 min)"
+    assert len(report.usable) == 2
+
+
+def test_cut_clips_fade_out_and_short_ones_are_zero_padded():
+    rate = 8000
+    long_sound = np.ones(3 * rate, np.float32)
+    cut = prepare_clip(long_sound, rate, length=rate)
+    fade = int(dataset.FADE_OUT_S * rate)
+    assert cut[0] == 1.0 and cut[-fade - 1] == 1.0 and cut[-1] == 0.0
+    assert np.all(np.diff(cut[-fade:]) <= 0)
+    padded = prepare_clip(np.ones(100, np.float32), rate, length=rate, trim=False)
+    assert padded[:100].all() and not padded[100:].any()
+
+
+def test_trimming_keeps_a_short_pre_roll_before_the_onset():
+    rate = 10000
+    sound = np.zeros(rate, np.float32)
+    sound[3000:] = 0.8
+    clip = prepare_clip(sound, rate, length=500)
+    pre_roll = int(dataset.PRE_ROLL_S * rate)
+    assert not clip[:pre_roll].any() and clip[pre_roll] == pytest.approx(0.8)
+
+
+def cache_files() -> list[Path]:
+    return sorted((paths.cache_dir() / "clips").rglob("*.npy"))
+
+
+def test_prepared_clips_are_cached_by_content_and_reused(sound_folder):
+    first = load_clips(sound_folder, sample_rate=8000, seconds=0.1)
+    stored = cache_files()
+    assert len(stored) == 6
+    for path in stored:
+        assert np.load(path, allow_pickle=False).shape == (800,)
+    # Prove the second load reads the cache: mark one entry and find the mark in the result.
+    np.save(stored[0], np.full(800, 0.25, np.float32), allow_pickle=False)
+    second = load_clips(sound_folder, sample_rate=8000, seconds=0.1)
+    marked = [bool(torch.all(clip == 0.25)) for clip in second.audio]
+    assert sum(marked) == 1
+    assert torch.equal(first.audio[[not m for m in marked]], second.audio[[not m for m in marked]])
+
+
+def test_other_preparation_settings_and_changed_files_get_their_own_entries(
+    sound_folder, make_sound
+):
+    load_clips(sound_folder, sample_rate=8000, seconds=0.1)
+    load_clips(sound_folder, sample_rate=8000, seconds=0.2)
+    assert len(cache_files()) == 12
+    make_sound(sound_folder / "hit.flac", frequency=900.0, seconds=0.3)
+    reloaded = load_clips(sound_folder, sample_rate=8000, seconds=0.1)
+    assert len(cache_files()) == 13 and len(reloaded) == 6
+
+
+def test_a_corrupt_cache_entry_is_ignored_and_rebuilt(sound_folder):
+    fresh = load_clips(sound_folder, sample_rate=8000, seconds=0.1)
+    damaged = cache_files()
+    damaged[0].write_bytes(b"\x93NUMPY garbage")
+    damaged[1].write_bytes(b"")
+    np.save(damaged[2], np.zeros(3, np.float32))
+    rebuilt = load_clips(sound_folder, sample_rate=8000, seconds=0.1)
+    assert torch.equal(fresh.audio, rebuilt.audio)
+    for path in damaged[:3]:
+        assert np.load(path, allow_pickle=False).shape == (800,)
+
+
+def test_without_cache_nothing_is_written(sound_folder):
+    load_clips(sound_folder, sample_rate=8000, seconds=0.1, cache=False)
+    assert cache_files() == []
+
+
+def test_a_file_that_breaks_after_the_scan_is_reported_not_fatal(sound_folder):
+    report = scan(sound_folder)
+    (sound_folder / "hit.flac").write_text("overwritten by a text editor")
+    clips = load_clips(report, sample_rate=8000, seconds=0.1, cache=False)
+    assert len(clips) == 5
+    assert [item.path.name for item in clips.skipped] == ["hit.flac"]
+    assert clips.skipped[0].reason.startswith("failed to load: cannot be read as audio")
+
+
+@pytest.mark.slow
+def test_thousands_of_tiny_files_scan_with_progress(tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    tiny = (0.3 * rng.standard_normal((3000, 441))).astype(np.float32)
+    for index, samples in enumerate(tiny):
+        sf.write(folder / f"hit {index:05d}.wav", samples, 22050)
+    calls: list[tuple[int, int]] = []
+    report = scan(folder, progress=lambda done, total: calls.append((done, total)))
+    assert len(report.usable) == 3000 and not report.skipped
+    assert calls[-1] == (3000, 3000) and len(calls) >= 2
