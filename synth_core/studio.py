@@ -43,6 +43,16 @@ def random_values(controls: Sequence[Control], *, seed: int) -> dict[str, float]
     return values
 
 
+def fill_values(controls: Sequence[Control], values: Mapping[str, float]) -> dict[str, float]:
+    """``values`` for exactly ``controls``: defaults for missing names, unknown names dropped,
+    out-of-range values clamped; values in range are kept bit for bit."""
+    filled = {}
+    for control in controls:
+        value = float(values.get(control.name, control.default))
+        filled[control.name] = min(max(value, control.minimum), control.maximum)
+    return filled
+
+
 def morph_weights(x: float, y: float) -> tuple[float, float, float, float]:
     """Bilinear weights of the corners 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right
     for a pad position ``x``, ``y`` in 0–1 (y down); they sum to 1."""
@@ -62,7 +72,7 @@ def morph_values(
     if len(corners) != 4:
         raise ModelConfigError(f"the morph pad needs 4 corners, got {len(corners)}")
     weights = morph_weights(x, y)
-    resolved = [resolve_values(list(controls), c, strict=False) for c in corners]
+    resolved = [fill_values(controls, c) for c in corners]
     for weight, corner in zip(weights, resolved, strict=True):
         if weight == 1.0:
             return dict(corner)

@@ -40,6 +40,7 @@ from synth_core.errors import TimbreLabError
 from synth_core.models.base import SoundModel, resolve_values
 from synth_core.studio import (
     Preset,
+    fill_values,
     load_preset,
     morph_values,
     random_values,
@@ -291,7 +292,7 @@ class ExplorePanel(QWidget):
         """Set the sliders to ``values`` (not recorded for undo) and render."""
         if self.model is None:
             return
-        self._values = resolve_values(self.model.controls(), values, strict=False)
+        self._values = fill_values(self.model.controls(), values)
         for name, row in self._rows.items():
             row.set_value(self._values[name])
         self.request_sound()
@@ -321,7 +322,7 @@ class ExplorePanel(QWidget):
         """Let ``corner`` of the pad hold ``values``."""
         if self.model is None:
             return
-        self._corners[corner] = resolve_values(self.model.controls(), values, strict=False)
+        self._corners[corner] = fill_values(self.model.controls(), values)
         self.pad.set_corner_label(corner, label)
 
     def morph_to(self, x: float, y: float) -> None:
@@ -380,7 +381,7 @@ class ExplorePanel(QWidget):
                 f"the {self.model.family} family has no encoder: it cannot turn a sound into "
                 "slider settings"
             )
-        return resolve_values(self.model.controls(), values, strict=False)
+        return fill_values(self.model.controls(), values)
 
     # generation -------------------------------------------------------------------------------
 

@@ -99,7 +99,7 @@ class ControlRow(QWidget):
 
     def set_value(self, value: float, *, emit: bool = False) -> None:
         """Show ``value`` (clamped to the range); signals only when ``emit``."""
-        value = self.control.from_normalised(self.control.to_normalised(value))
+        value = min(max(float(value), self.control.minimum), self.control.maximum)
         changed = value != self._value
         self._value = value
         self._show(value)
