@@ -1,0 +1,257 @@
+"""Latent maps: PCA axes that explain themselves, interpolation, the XY pad and presets.
+
+A family with a latent space fits :class:`LatentAxes` to its training latents after training:
+principal axes, most variance first, each in units of its own standard deviation (σ) and named
+by the audio descriptor its coordinate correlates with most ("Axis 2 ≈ brightness (r = +0.81)").
+The GUI then shows sliders in σ, 0 being the centre of the training sounds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from synth_core.dsp import DESCRIPTOR_NAMES
+from synth_core.errors import ModelConfigError
+from synth_core.models.base import Control, resolve_values
+
+AXIS_RANGE_SIGMA = 3.0
+PRESETS_FORMAT = 1
+
+
+@dataclass
+class LatentAxes:
+    """PCA of a set of latents.
+
+    mean : ``[D]`` centre. components : ``[D, D]`` unit axes as rows, most variance first.
+    scales : ``[D]`` standard deviation along each axis. descriptor : ``[D]`` int64 index into
+    :data:`synth_core.dsp.DESCRIPTOR_NAMES` (−1 when none correlates). r : ``[D]`` the Pearson
+    correlation with that descriptor.
+    """
+
+    mean: Tensor
+    components: Tensor
+    scales: Tensor
+    descriptor: Tensor
+    r: Tensor
+
+    @classmethod
+    def identity(cls, dim: int) -> LatentAxes:
+        """Axes of a standard normal prior: what a model has before its latents are fitted."""
+        return cls(
+            mean=torch.zeros(dim),
+            components=torch.eye(dim),
+            scales=torch.ones(dim),
+            descriptor=torch.full((dim,), -1, dtype=torch.long),
+            r=torch.zeros(dim),
+        )
+
+    def to_latent(self, coords: Tensor) -> Tensor:
+        """``[n, D]`` coordinates in σ along each axis → latents ``[n, D]``."""
+        return self.mean + (coords * self.scales) @ self.components
+
+    def to_coords(self, latents: Tensor) -> Tensor:
+        """Latents ``[n, D]`` → coordinates in σ along each axis."""
+        return ((latents - self.mean) @ self.components.T) / self.scales.clamp_min(1e-8)
+
+    def label(self, index: int) -> str:
+        d = int(self.descriptor[index])
+        if d < 0:
+            return f"Axis {index + 1}"
+        return f"Axis {index + 1} ≈ {DESCRIPTOR_NAMES[d]} (r = {float(self.r[index]):+.2f})"
+
+    def state(self, prefix: str = "latent") -> dict[str, Tensor]:
+        return {
+            f"{prefix}.mean": self.mean,
+            f"{prefix}.components": self.components,
+            f"{prefix}.scales": self.scales,
+            f"{prefix}.descriptor": self.descriptor,
+            f"{prefix}.r": self.r,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Tensor], prefix: str = "latent") -> LatentAxes:
+        return cls(
+            mean=state[f"{prefix}.mean"].float(),
+            components=state[f"{prefix}.components"].float(),
+            scales=state[f"{prefix}.scales"].float(),
+            descriptor=state[f"{prefix}.descriptor"].long(),
+            r=state[f"{prefix}.r"].float(),
+        )
+
+
+def _pearson(a: Tensor, b: Tensor) -> float:
+    ok = torch.isfinite(a) & torch.isfinite(b)
+    if int(ok.sum()) < 3:
+        return 0.0
+    a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
+    denominator = float(a.norm() * b.norm())
+    return float((a * b).sum()) / denominator if denominator > 1e-12 else 0.0
+
+
+def fit_axes(latents: Tensor, descriptors: Mapping[str, Tensor] | None = None) -> LatentAxes:
+    """PCA of ``latents`` ``[N, D]``, each axis named by its best-correlated descriptor.
+
+    Parameters
+    ----------
+    latents : Tensor
+        ``[N, D]``; with fewer than two rows the identity axes are returned.
+    descriptors : mapping of name to Tensor ``[N]`` or None
+        Names from :data:`synth_core.dsp.DESCRIPTOR_NAMES`; NaN entries are ignored.
+    """
+    latents = latents.detach().float().cpu()
+    n, dim = latents.shape
+    if n < 2:
+        return LatentAxes.identity(dim)
+    mean = latents.mean(0)
+    centred = latents - mean
+    _, singular, vh = torch.linalg.svd(centred, full_matrices=True)
+    scales = torch.zeros(dim)
+    scales[: singular.shape[0]] = singular / math.sqrt(n - 1)
+    # axes with no spread keep unit scale so sliders along them still move the sound a little
+    scales = torch.where(scales > 1e-6, scales, torch.ones_like(scales))
+    components = vh[:dim]
+    coords = centred @ components.T
+    # sign convention: positive along an axis means more of the correlated descriptor
+    descriptor = torch.full((dim,), -1, dtype=torch.long)
+    r = torch.zeros(dim)
+    for axis in range(dim):
+        best_name, best_r = None, 0.0
+        for name, values in (descriptors or {}).items():
+            value = _pearson(coords[:, axis], values.detach().float().cpu())
+            if abs(value) > abs(best_r):
+                best_name, best_r = name, value
+        if best_name is not None and abs(best_r) >= 0.1:
+            if best_r < 0:
+                components[axis] = -components[axis]
+                best_r = -best_r
+            descriptor[axis] = DESCRIPTOR_NAMES.index(best_name)
+            r[axis] = best_r
+    return LatentAxes(mean, components.contiguous(), scales, descriptor, r)
+
+
+def axis_controls(axes: LatentAxes, count: int) -> list[Control]:
+    """Sliders for the first ``count`` axes: ``axis_1``…, in σ, range ±3, default 0."""
+    controls = []
+    for i in range(min(count, axes.mean.shape[0])):
+        controls.append(
+            Control(
+                name=f"axis_{i + 1}",
+                label=axes.label(i),
+                minimum=-AXIS_RANGE_SIGMA,
+                maximum=AXIS_RANGE_SIGMA,
+                default=0.0,
+                unit="σ",
+                help=f"Moves along the training sounds' direction of greatest variation #{i + 1}",
+            )
+        )
+    return controls
+
+
+VARIATION = Control(
+    name="variation",
+    label="Variation",
+    minimum=0.0,
+    maximum=2.0,
+    default=1.0,
+    unit="σ",
+    help="How far each seed wanders from the slider settings (0: sliders alone decide the sound)",
+)
+
+
+def coords_from_values(
+    values: Mapping[str, float], dim: int, *, n: int, generator: torch.Generator
+) -> Tensor:
+    """Latent coordinates ``[n, dim]`` for resolved control values: seeded N(0, variation²) on
+    every axis, plus each ``axis_k`` slider's offset on axis k."""
+    coords = torch.randn(n, dim, generator=generator) * float(values.get("variation", 1.0))
+    for name, value in values.items():
+        if name.startswith("axis_"):
+            coords[:, int(name.split("_", 1)[1]) - 1] += float(value)
+    return coords
+
+
+def slerp(a: Tensor, b: Tensor, t: float | Tensor) -> Tensor:
+    """Spherical interpolation between latents ``a`` and ``b`` (Shoemake, 1985), ``t`` in 0–1.
+
+    Falls back to linear interpolation when they are (anti)parallel.
+    """
+    t = torch.as_tensor(t, dtype=a.dtype, device=a.device)
+    a_n = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    b_n = b / b.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    omega = torch.acos((a_n * b_n).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    sin = torch.sin(omega)
+    linear = (1 - t) * a + t * b
+    spherical = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / sin.clamp_min(1e-7)
+    return torch.where(sin.abs() < 1e-4, linear, spherical)
+
+
+def xy_blend(corners: Sequence[Mapping[str, float]], x: float, y: float) -> dict[str, float]:
+    """Bilinear mix of four control settings on an XY pad.
+
+    Parameters
+    ----------
+    corners : four mappings of control name to value
+        Top-left, top-right, bottom-left, bottom-right.
+    x, y : float
+        Pad position, 0–1 (x to the right, y downwards); clamped.
+    """
+    if len(corners) != 4:
+        raise ModelConfigError(f"an XY pad needs 4 corners, got {len(corners)}")
+    x, y = min(max(float(x), 0.0), 1.0), min(max(float(y), 0.0), 1.0)
+    weights = ((1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y)
+    names = set().union(*(c.keys() for c in corners))
+    missing = [n for n in names if any(n not in c for c in corners)]
+    if missing:
+        raise ModelConfigError(f"XY corners disagree on control(s) {sorted(missing)}")
+    return {n: sum(w * float(c[n]) for w, c in zip(weights, corners, strict=True)) for n in names}
+
+
+def save_presets(
+    path: str | Path, presets: Mapping[str, Mapping[str, float]], *, family: str
+) -> Path:
+    """Write named control settings as JSON: ``{"format": 1, "family": ..., "presets": {...}}``."""
+    from synth_core.checkpoint import atomic_write_json
+
+    path = Path(path)
+    data = {
+        "format": PRESETS_FORMAT,
+        "family": family,
+        "presets": {
+            name: {k: float(v) for k, v in values.items()} for name, values in presets.items()
+        },
+    }
+    atomic_write_json(path, data)
+    return path
+
+
+def load_presets(path: str | Path, controls: list[Control]) -> dict[str, dict[str, float]]:
+    """Read presets written by :func:`save_presets`, each checked against ``controls``.
+
+    Raises
+    ------
+    ModelConfigError
+        Unreadable file, a newer format, or a value a control does not accept (names the preset).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        version = int(data.get("format", 0))
+        raw = data["presets"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ModelConfigError(f"{path}: not a presets file ({error})") from None
+    if version > PRESETS_FORMAT:
+        raise ModelConfigError(f"{path}: presets format {version} is newer than this Timbre Lab")
+    presets = {}
+    for name, values in raw.items():
+        try:
+            presets[name] = resolve_values(controls, values)
+        except ModelConfigError as error:
+            raise ModelConfigError(f"{path}: preset {name!r}: {error}") from None
+    return presets

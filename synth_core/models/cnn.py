@@ -1,0 +1,36 @@
+"""``cnn``: a convolutional autoencoder with a deterministic bottleneck.
+
+Same representation, network, renderer and loss as ``vae`` (:mod:`synth_core.models.spectral`),
+without the posterior noise and KL term: reconstructions are as sharp as the bottleneck allows, and
+new sounds come from a Gaussian fitted to the training latents (the PCA axes the sliders move).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from synth_core.models import Family, register
+from synth_core.models.spectral import SpectralAutoencoder, SpectralConfig
+
+PRESETS: dict[str, dict] = {
+    "quick": {"channels": 128, "latent_dim": 16},
+    "better": {"channels": 256, "latent_dim": 32},
+}
+
+
+class CNNModel(SpectralAutoencoder):
+    family: ClassVar[str] = "cnn"
+    config_class: ClassVar[type[SpectralConfig]] = SpectralConfig
+    variational: ClassVar[bool] = False
+    PRESETS: ClassVar[dict[str, dict]] = PRESETS
+
+
+register(
+    Family(
+        name="cnn",
+        title="Convolutional autoencoder",
+        summary="Spectrogram autoencoder; sliders are the main axes of its bottleneck",
+        good_for="faithful reconstructions and morphing between sounds you have",
+        model_class=CNNModel,
+    )
+)

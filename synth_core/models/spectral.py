@@ -1,0 +1,407 @@
+"""The spectral autoencoder that the ``vae`` and ``cnn`` families share.
+
+Representation: the log-magnitude STFT (Hann, 1024/256 at 44.1 kHz), each frequency bin
+standardised by its training-set mean and deviation. Frequency bins are the channels of 1-D
+convolutions over time, which keeps the network small and fast on a CPU (a decode is a few
+million multiply-adds), while every layer still sees the whole spectrum.
+
+Rendering: the decoded magnitude goes through :func:`synth_core.render.render_magnitude`
+(peak-locked phase + a few fast Griffin-Lim iterations), so decode-to-audio stays far under the
+30 ms slider budget.
+
+Loss (a multi-resolution spectral loss over time-frequency scales): L1 of the standardised log
+magnitude at full, 2× and 4× pooled resolution; L1 of its frame-to-frame change, which keeps
+attacks and grain from being averaged away (DESIGN.md: blur is what gives a spectral model away);
+and spectral convergence of the linear magnitude, which weights the loud partials.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from synth_core import dsp, latent, render
+from synth_core.errors import ModelConfigError
+from synth_core.models.base import Batch, Control, ModelConfig, resolve_values, safe_audio
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpectralConfig(ModelConfig):
+    """Settings shared by the spectral families.
+
+    n_fft, hop : STFT layout, samples. latent_dim : size of the bottleneck. channels : width of
+    the convolutions. batch_size : clips per step. learning_rate : Adam step size.
+    pitch_conditioning : condition on pitch when the data has labels. render_iterations : fast
+    Griffin-Lim iterations after the peak-locked phase. n_controls : PCA axes shown as sliders.
+    log_floor : magnitude added before the log (sets how far down in level the model cares).
+    """
+
+    n_fft: int = 1024
+    hop: int = 256
+    latent_dim: int = 32
+    channels: int = 256
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    pitch_conditioning: bool = True
+    render_iterations: int = 8
+    n_controls: int = 8
+    log_floor: float = 1e-3
+
+    def validate(self) -> None:
+        super().validate()
+        if self.n_fft < 64 or self.n_fft & (self.n_fft - 1):
+            raise ModelConfigError(f"n_fft {self.n_fft} must be a power of two ≥ 64")
+        if not 1 <= self.hop <= self.n_fft // 2:
+            raise ModelConfigError(f"hop {self.hop} must be between 1 and n_fft/2")
+        for name in ("latent_dim", "channels", "batch_size", "n_controls"):
+            if int(getattr(self, name)) < 1:
+                raise ModelConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.n_controls > self.latent_dim:
+            raise ModelConfigError(
+                f"n_controls {self.n_controls} cannot exceed latent_dim {self.latent_dim}"
+            )
+        if not 0 < self.learning_rate < 1:
+            raise ModelConfigError(f"learning_rate {self.learning_rate} must be in (0, 1)")
+        if not 0 <= self.render_iterations <= 500:
+            raise ModelConfigError(f"render_iterations {self.render_iterations} is outside 0–500")
+        if not 0 < self.log_floor < 1:
+            raise ModelConfigError(f"log_floor {self.log_floor} must be in (0, 1)")
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+    @property
+    def n_frames(self) -> int:
+        return 1 + self.clip_samples // self.hop
+
+
+PITCH_FEATURES = 2  # (MIDI − 60) / 24, and 1 where the pitch is known
+
+
+def pitch_features(pitch: Tensor | None, n: int, device: torch.device) -> Tensor:
+    if pitch is None:
+        return torch.zeros(n, PITCH_FEATURES, device=device)
+    pitch = pitch.to(device).float().reshape(n)
+    known = torch.isfinite(pitch)
+    centred = torch.where(known, (pitch - 60.0) / 24.0, torch.zeros_like(pitch))
+    return torch.stack([centred, known.float()], dim=-1)
+
+
+class SpectralAutoencoder(nn.Module):
+    """Convolutional autoencoder over standardised log-magnitude spectrograms.
+
+    Subclasses set ``family``, ``config_class`` and ``variational``; the VAE adds the KL terms.
+    """
+
+    family: ClassVar[str] = ""
+    config_class: ClassVar[type[SpectralConfig]] = SpectralConfig
+    variational: ClassVar[bool] = False
+    DOWNSAMPLINGS: ClassVar[int] = 3
+
+    def __init__(self, config: SpectralConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.sample_rate = int(config.sample_rate)
+        c, bins, frames = config.channels, config.n_bins, config.n_frames
+        self.reduced = frames
+        for _ in range(self.DOWNSAMPLINGS):
+            self.reduced = (self.reduced - 4 + 2) // 2 + 1
+        out_dim = 2 * config.latent_dim if self.variational else config.latent_dim
+        self.encoder = nn.Sequential(
+            nn.Conv1d(bins, c, 3, padding=1),
+            nn.LeakyReLU(0.2),
+            *[
+                layer
+                for _ in range(self.DOWNSAMPLINGS)
+                for layer in (nn.Conv1d(c, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2))
+            ],
+        )
+        self.to_latent = nn.Linear(c * self.reduced + PITCH_FEATURES, out_dim)
+        self.up_frames = math.ceil(frames / 2**self.DOWNSAMPLINGS)
+        self.from_latent = nn.Linear(config.latent_dim + PITCH_FEATURES, c * self.up_frames)
+        self.decoder = nn.Sequential(
+            *[
+                layer
+                for _ in range(self.DOWNSAMPLINGS)
+                for layer in (
+                    nn.LeakyReLU(0.2),
+                    nn.Upsample(scale_factor=2, mode="nearest"),
+                    nn.Conv1d(c, c, 5, padding=2),
+                )
+            ],
+            nn.LeakyReLU(0.2),
+            nn.Conv1d(c, bins, 3, padding=1),
+        )
+        self.register_buffer("bin_mean", torch.zeros(bins))
+        self.register_buffer("bin_std", torch.ones(bins))
+        self.register_buffer("pitched", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("train_pitches", torch.zeros(0))
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+        self.axes = latent.LatentAxes.identity(config.latent_dim)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate)
+
+    @classmethod
+    def from_config(cls, config: SpectralConfig) -> SpectralAutoencoder:
+        return cls(config)
+
+    # representation ----------------------------------------------------------------------------
+
+    def analyse(self, audio: Tensor) -> Tensor:
+        """Audio ``[n, samples]`` → standardised log magnitude ``[n, bins, frames]``."""
+        cfg = self.config
+        mag = dsp.magnitude(audio, n_fft=cfg.n_fft, hop=cfg.hop)
+        return (torch.log(mag + cfg.log_floor) - self.bin_mean[:, None]) / self.bin_std[:, None]
+
+    def magnitude_of(self, standardised: Tensor) -> Tensor:
+        log_mag = standardised * self.bin_std[:, None] + self.bin_mean[:, None]
+        return (torch.exp(log_mag) - self.config.log_floor).clamp_min(0.0)
+
+    def render(self, standardised: Tensor) -> Tensor:
+        """Standardised log magnitude → audio ``[n, samples]`` (not yet peak-limited)."""
+        cfg = self.config
+        return render.render_magnitude(
+            self.magnitude_of(standardised),
+            n_fft=cfg.n_fft,
+            hop=cfg.hop,
+            length=cfg.clip_samples,
+            n_iter=cfg.render_iterations,
+        )
+
+    def resynthesize(self, audio: Tensor) -> Tensor:
+        """The renderer alone: real audio's magnitudes rendered back, no network in between
+        (what ``evaluate`` scores as the renderer's ceiling)."""
+        cfg = self.config
+        mag = dsp.magnitude(self._fit_length(audio), n_fft=cfg.n_fft, hop=cfg.hop)
+        out = render.render_magnitude(
+            mag, n_fft=cfg.n_fft, hop=cfg.hop, length=cfg.clip_samples, n_iter=cfg.render_iterations
+        )
+        return safe_audio(out)
+
+    # network -----------------------------------------------------------------------------------
+
+    def _conditioning(self, pitch: Tensor | None, n: int) -> Tensor:
+        device = self.bin_mean.device
+        if not bool(self.pitched):
+            return torch.zeros(n, PITCH_FEATURES, device=device)
+        return pitch_features(pitch, n, device)
+
+    def encode_spectrum(self, spec: Tensor, cond: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Standardised spectrum → (mean, log-variance or None)."""
+        h = self.encoder(spec).flatten(1)
+        out = self.to_latent(torch.cat([h, cond], dim=-1))
+        if self.variational:
+            mean, logvar = out.chunk(2, dim=-1)
+            return mean, logvar.clamp(-12, 6)
+        return out, None
+
+    def decode(self, z: Tensor, pitch: Tensor | None = None) -> Tensor:
+        """Latents ``[n, latent_dim]`` → standardised log magnitude ``[n, bins, frames]``."""
+        cond = self._conditioning(pitch, z.shape[0])
+        h = self.from_latent(torch.cat([z, cond], dim=-1))
+        h = h.view(z.shape[0], self.config.channels, self.up_frames)
+        return self.decoder(h)[..., : self.config.n_frames]
+
+    # data statistics ---------------------------------------------------------------------------
+
+    def begin(self, clips: Any) -> None:
+        """Per-bin statistics of the training spectra; whether to condition on pitch."""
+        cfg = self.config
+        with torch.no_grad():
+            total = torch.zeros(cfg.n_bins)
+            total_sq = torch.zeros(cfg.n_bins)
+            count = 0
+            for start in range(0, len(clips), 64):
+                mag = dsp.magnitude(clips.audio[start : start + 64], n_fft=cfg.n_fft, hop=cfg.hop)
+                log_mag = torch.log(mag + cfg.log_floor)
+                total += log_mag.sum((0, 2))
+                total_sq += log_mag.pow(2).sum((0, 2))
+                count += log_mag.shape[0] * log_mag.shape[2]
+            mean = total / count
+            std = (total_sq / count - mean.pow(2)).clamp_min(1e-4).sqrt()
+            self.bin_mean.copy_(mean)
+            self.bin_std.copy_(std.clamp_min(0.1))
+            has_pitch = bool(torch.isfinite(clips.pitch).any())
+            self.pitched.fill_(cfg.pitch_conditioning and has_pitch)
+            known = clips.pitch[torch.isfinite(clips.pitch)]
+            self.train_pitches = known.float().clone() if bool(self.pitched) else torch.zeros(0)
+
+    def end(self, clips: Any) -> None:
+        """Fit the PCA axes of the training latents and name them by descriptor."""
+        device = self.bin_mean.device
+        latents = []
+        for start in range(0, len(clips), 64):
+            audio = clips.audio[start : start + 64].to(device)
+            pitch = clips.pitch[start : start + 64]
+            latents.append(self.encode(audio, pitch=pitch).cpu())
+        values = dsp.descriptors(clips.audio, clips.sample_rate, clips.pitch)
+        self.axes = latent.fit_axes(torch.cat(latents), {k: v.cpu() for k, v in values.items()})
+
+    # learning ----------------------------------------------------------------------------------
+
+    def losses(self, batch: Batch) -> dict[str, Tensor]:
+        spec = self.analyse(batch.audio)
+        cond = self._conditioning(batch.pitch, spec.shape[0])
+        mean, logvar = self.encode_spectrum(spec, cond)
+        if logvar is not None and self.training:
+            z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        else:
+            z = mean
+        out = self.decode(z, batch.pitch)
+        terms = spectral_loss(out, spec, self.magnitude_of(out), self.magnitude_of(spec))
+        if logvar is not None:
+            terms["kl"] = kl_divergence(mean, logvar, free_bits=self.kl_free_bits())
+        return terms
+
+    def kl_free_bits(self) -> float:
+        return 0.0
+
+    def total(self, terms: Mapping[str, Tensor]) -> Tensor:
+        return terms["spectral"] + terms["delta"] + terms["convergence"]
+
+    def step(self, batch: Batch) -> dict[str, float]:
+        self.train()
+        terms = self.losses(batch)
+        loss = self.total(terms)
+        self.optimizer.zero_grad(set_to_none=True)
+        if torch.isfinite(loss):
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.parameters(), 5.0)
+            self.optimizer.step()
+            self.steps_done += 1
+        return {"loss": float(loss.detach())} | {k: float(v.detach()) for k, v in terms.items()}
+
+    def validate(self, batch: Batch) -> dict[str, float]:
+        terms = self.losses(batch)
+        return {"loss": float(self.total(terms))} | {k: float(v) for k, v in terms.items()}
+
+    # the SoundModel interface ------------------------------------------------------------------
+
+    @property
+    def accepts_pitch(self) -> bool:
+        return bool(self.pitched)
+
+    def controls(self) -> list[Control]:
+        return latent.axis_controls(self.axes, self.config.n_controls) + [latent.VARIATION]
+
+    def _fit_length(self, audio: Tensor) -> Tensor:
+        length = self.config.clip_samples
+        audio = audio.reshape(-1, audio.shape[-1]).float()
+        if audio.shape[-1] >= length:
+            return audio[:, :length]
+        return F.pad(audio, (0, length - audio.shape[-1]))
+
+    @torch.no_grad()
+    def encode(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
+        """Latent means ``[n, latent_dim]`` of ``audio`` ``[n, samples]``."""
+        spec = self.analyse(self._fit_length(audio).to(self.bin_mean.device))
+        mean, _ = self.encode_spectrum(spec, self._conditioning(pitch, spec.shape[0]))
+        return mean
+
+    @torch.no_grad()
+    def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
+        """Encode and decode ``audio`` ``[n, samples]``; ``pitch`` (MIDI ``[n]``) helps a
+        pitch-conditioned model, estimated from the audio when not given."""
+        audio = self._fit_length(audio).to(self.bin_mean.device)
+        if bool(self.pitched) and pitch is None:
+            pitch = dsp.hz_to_midi(dsp.f0_hz(audio, self.sample_rate))
+        z = self.encode(audio, pitch=pitch)
+        return safe_audio(self.render(self.decode(z, pitch))).cpu()
+
+    @torch.no_grad()
+    def generate(
+        self,
+        values: Mapping[str, float] | None = None,
+        *,
+        n: int = 1,
+        seed: int | None = None,
+        pitch: float | None = None,
+    ) -> Tensor:
+        """``n`` sounds ``[n, samples]``: latents from the seed's variation around the slider
+        settings (see :func:`synth_core.latent.coords_from_values`), at ``pitch`` (MIDI) or at
+        pitches drawn from the training labels."""
+        if n < 1:
+            raise ModelConfigError(f"n must be at least 1, got {n}")
+        resolved = resolve_values(self.controls(), values)
+        generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        if generator is None:
+            generator = torch.Generator()
+            generator.seed()
+        coords = latent.coords_from_values(
+            resolved, self.config.latent_dim, n=n, generator=generator
+        )
+        z = self.axes.to_latent(coords).to(self.bin_mean.device)
+        pitches = None
+        if bool(self.pitched):
+            if pitch is not None:
+                if not 0 <= float(pitch) <= 127:
+                    raise ModelConfigError(f"pitch {pitch} is outside MIDI 0–127")
+                pitches = torch.full((n,), float(pitch))
+            elif self.train_pitches.numel() > 0:
+                pick = torch.randint(0, self.train_pitches.numel(), (n,), generator=generator)
+                pitches = self.train_pitches.cpu()[pick]
+        elif pitch is not None:
+            raise ModelConfigError(
+                f"this {self.family} model was trained without pitch labels, so --pitch "
+                "cannot set its pitch (name files like kick__p036.wav to label them)"
+            )
+        return safe_audio(self.render(self.decode(z, pitches))).cpu()
+
+    # state -------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Tensor]:
+        state = {k: v for k, v in self.state_dict().items()}
+        state.update(self.axes.state())
+        return state
+
+    def load_state(self, state: Mapping[str, Tensor]) -> None:
+        state = dict(state)
+        axes = latent.LatentAxes.from_state(state)
+        own = {k: v for k, v in state.items() if not k.startswith("latent.")}
+        # data-sized buffers are re-allocated to the saved shape before loading
+        self.train_pitches = torch.zeros_like(own["train_pitches"]).to(self.bin_mean.device)
+        self.load_state_dict(own, strict=True)
+        self.axes = axes
+
+    def _apply(self, fn: Any, recurse: bool = True) -> SpectralAutoencoder:
+        # keep the latent axes (plain tensors, not buffers) on the model's device
+        super()._apply(fn, recurse)
+        self.axes = latent.LatentAxes(*(fn(t) for t in vars(self.axes).values()))
+        return self
+
+
+def spectral_loss(
+    out: Tensor, target: Tensor, out_mag: Tensor, target_mag: Tensor
+) -> dict[str, Tensor]:
+    """Loss terms between standardised log spectra ``[n, bins, frames]`` (see module docs)."""
+    spectral = (out - target).abs().mean()
+    for factor in (2, 4):
+        spectral = (
+            spectral
+            + (F.avg_pool2d(out[:, None], factor) - F.avg_pool2d(target[:, None], factor))
+            .abs()
+            .mean()
+        )
+    delta = (out.diff(dim=-1) - target.diff(dim=-1)).abs().mean()
+    convergence = (
+        (out_mag - target_mag).flatten(1).norm(dim=-1)
+        / target_mag.flatten(1).norm(dim=-1).clamp_min(1e-6)
+    ).mean()
+    return {"spectral": spectral / 3, "delta": delta, "convergence": convergence}
+
+
+def kl_divergence(mean: Tensor, logvar: Tensor, *, free_bits: float) -> Tensor:
+    """KL(q(z|x) ‖ N(0, I)) summed over latent dimensions, each dimension's batch-mean KL held
+    at ≥ ``free_bits`` nats so the optimiser gains nothing by collapsing it (Kingma et al., 2016)."""
+    per_dim = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
+    return torch.clamp(per_dim, min=free_bits).sum()
