@@ -1,0 +1,265 @@
+"""Compact frame features shared by the gmm, hmm, rnn and gan families.
+
+Each sound is analysed by :mod:`synth_core.ddsp` into partials plus band noise. These families
+learn the levels of those parts frame by frame, as *features*: ``[T, D]`` with ``D = K + M``
+(K partial amplitudes, then M noise bands), each level in dB mapped to roughly −1.3…2 so that
+one scale suits every dimension. Where each partial sits in frequency is the sound's *layout*
+(``[K + 1]``: log2 of the reference frequency, then log2 of each partial's ratio to it). Layouts
+are not generated: a model takes one from a training sound (by seed, by nearness, or from a primer
+file), so a bell keeps its bell-like partials and a string stays harmonic. The ``pitch`` of
+``generate`` transposes the layout.
+
+:class:`FrameFamily` holds what the four families share: config, analysis of a ClipSet, the table
+of training layouts, rendering features to audio, and naming latent axes by what they change.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from synth_core import ddsp, dsp
+from synth_core.errors import ModelConfigError
+from synth_core.models.base import ModelConfig, safe_audio
+
+logger = logging.getLogger(__name__)
+
+DB_FLOOR = 20.0 * math.log10(ddsp.AMPLITUDE_FLOOR)  # −100 dB
+# features = (level_dB − DB_CENTRE) / DB_SCALE: −100 dB → −1.33, 0 dB → 2.
+DB_CENTRE = -60.0
+DB_SCALE = 30.0
+ANALYSIS_BATCH = 32
+
+
+@dataclass(frozen=True)
+class FrameConfig(ModelConfig):
+    """Settings every frame family shares (on top of sample rate and clip length).
+
+    hop : samples between frames.
+    n_partials : sinusoidal partials per sound.
+    n_bands : mel-spaced noise bands.
+    """
+
+    hop: int = 256
+    n_partials: int = 24
+    n_bands: int = 32
+
+    def validate(self) -> None:
+        super().validate()
+        if not 64 <= int(self.hop) <= 2048:
+            raise ModelConfigError(f"hop {self.hop} is outside 64–2048 samples")
+        if not 1 <= int(self.n_partials) <= 128:
+            raise ModelConfigError(f"n_partials {self.n_partials} is outside 1–128")
+        if not 4 <= int(self.n_bands) <= 128:
+            raise ModelConfigError(f"n_bands {self.n_bands} is outside 4–128")
+
+    @property
+    def ddsp_settings(self) -> ddsp.DDSPSettings:
+        return ddsp.DDSPSettings(
+            sample_rate=int(self.sample_rate),
+            hop=int(self.hop),
+            # About 46 ms: fine enough to separate partials 25 Hz apart.
+            n_fft=max(2 ** math.ceil(math.log2(0.04 * int(self.sample_rate))), 2 * int(self.hop)),
+            noise_fft=4 * int(self.hop),
+            n_partials=int(self.n_partials),
+            n_bands=int(self.n_bands),
+        )
+
+    @property
+    def n_frames(self) -> int:
+        return self.ddsp_settings.n_frames(self.clip_samples)
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.n_partials) + int(self.n_bands)
+
+
+def level_to_feature(level: Tensor) -> Tensor:
+    """Linear amplitude → feature units (dB, floored at −100, centred and scaled)."""
+    db = 20.0 * torch.log10(level.clamp_min(ddsp.AMPLITUDE_FLOOR))
+    return (db - DB_CENTRE) / DB_SCALE
+
+
+def feature_to_level(feature: Tensor) -> Tensor:
+    """Feature units → linear amplitude; anything at or below the floor is silent."""
+    db = feature * DB_SCALE + DB_CENTRE
+    return torch.where(db <= DB_FLOOR + 1e-3, 0.0, 10.0 ** (db.clamp(max=20.0) / 20.0))
+
+
+def encode(frames: ddsp.Frames) -> tuple[Tensor, Tensor]:
+    """Frames → ``(features [B, T, K + M], layouts [B, K + 1])``."""
+    features = torch.cat(
+        [level_to_feature(frames.amplitudes), level_to_feature(frames.noise)], dim=-1
+    )
+    layouts = torch.cat(
+        [torch.log2(frames.f0_hz)[:, None], torch.log2(frames.ratios.clamp_min(1e-3))], dim=-1
+    )
+    return features, layouts
+
+
+def decode(features: Tensor, layouts: Tensor, n_partials: int) -> ddsp.Frames:
+    """``(features [B, T, D], layouts [B, K + 1])`` → Frames for the synthesiser."""
+    levels = feature_to_level(features)
+    return ddsp.Frames(
+        f0_hz=2.0 ** layouts[:, 0],
+        ratios=2.0 ** layouts[:, 1:],
+        amplitudes=levels[..., :n_partials],
+        noise=levels[..., n_partials:],
+    )
+
+
+def transpose(layouts: Tensor, pitch: float | None) -> Tensor:
+    """Layouts moved so their reference frequency is MIDI note ``pitch`` (None: unchanged)."""
+    if pitch is None:
+        return layouts
+    if not math.isfinite(pitch) or not 0.0 <= pitch <= 135.0:
+        raise ModelConfigError(f"pitch {pitch} is outside MIDI 0–135")
+    layouts = layouts.clone()
+    layouts[:, 0] = math.log2(440.0) + (pitch - 69.0) / 12.0
+    return layouts
+
+
+def analyze_audio(
+    audio: Tensor, pitch: Tensor | None, config: FrameConfig
+) -> tuple[Tensor, Tensor]:
+    """Audio ``[N, samples]`` → ``(features [N, T, D], layouts [N, K + 1])``, in chunks."""
+    settings = config.ddsp_settings
+    features, layouts = [], []
+    for start in range(0, audio.shape[0], ANALYSIS_BATCH):
+        chunk = audio[start : start + ANALYSIS_BATCH].float()
+        chunk_pitch = None if pitch is None else pitch[start : start + ANALYSIS_BATCH]
+        f, lay = encode(ddsp.analyze(chunk, settings, pitch_midi=chunk_pitch))
+        features.append(f)
+        layouts.append(lay)
+    return torch.cat(features), torch.cat(layouts)
+
+
+def pca(data: Tensor, components: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Principal axes of ``data [N, F]``.
+
+    Returns ``(mean [F], axes [P, F], variances [P])`` with ``P = min(components, N - 1, F)``,
+    axes as orthonormal rows, strongest first.
+    """
+    mean = data.mean(dim=0)
+    centred = (data - mean).double()
+    p = max(1, min(components, data.shape[0] - 1, data.shape[1]))
+    _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
+    variances = singular[:p].square() / max(1, data.shape[0] - 1)
+    return mean, vh[:p].float().contiguous(), variances.float()
+
+
+def kmeans(data: Tensor, k: int, *, generator: torch.Generator, iterations: int = 25) -> Tensor:
+    """Cluster labels ``[N]`` of ``data [N, F]`` (k-means++ seeding, Lloyd iterations)."""
+    n = data.shape[0]
+    k = max(1, min(k, n))
+    centres = [data[int(torch.randint(n, (1,), generator=generator))]]
+    for _ in range(1, k):
+        distance = torch.cdist(data, torch.stack(centres)).amin(dim=1).square()
+        if float(distance.sum()) <= 0:
+            break
+        pick = torch.multinomial(distance / distance.sum(), 1, generator=generator)
+        centres.append(data[int(pick)])
+    centre = torch.stack(centres)
+    labels = torch.zeros(n, dtype=torch.long)
+    for _ in range(iterations):
+        labels = torch.cdist(data, centre).argmin(dim=1)
+        for j in range(centre.shape[0]):
+            members = data[labels == j]
+            if members.shape[0]:
+                centre[j] = members.mean(dim=0)
+    return labels
+
+
+def name_axes(
+    audio_per_axis: Mapping[int, tuple[Tensor, Tensor]], sample_rate: int
+) -> dict[int, str]:
+    """Name latent axes by the descriptor they move most.
+
+    ``audio_per_axis[j] = (positions [S], audio [S, samples])``: sounds rendered at positions
+    along axis ``j``. Each axis gets "≈ descriptor (r = …)" for the descriptor of
+    :func:`synth_core.dsp.descriptors` most correlated with the position.
+    """
+    names = {}
+    for axis, (positions, audio) in audio_per_axis.items():
+        values = dsp.descriptors(audio, sample_rate, torch.full((audio.shape[0],), 60.0))
+        best, best_r = "", 0.0
+        for name, value in values.items():
+            if name == "pitch":
+                continue
+            r = _correlation(positions.float(), value.float())
+            if abs(r) > abs(best_r):
+                best, best_r = name, r
+        names[axis] = f"≈ {best} (r = {best_r:+.2f})" if best else ""
+    return names
+
+
+def _correlation(x: Tensor, y: Tensor) -> float:
+    x, y = x - x.mean(), y - y.mean()
+    denominator = float(x.norm() * y.norm())
+    return float((x * y).sum()) / denominator if denominator > 0 else 0.0
+
+
+class FrameFamily:
+    """What the gmm, hmm, rnn and gan families share; each subclasses this.
+
+    Subclasses set ``family`` and ``config_class`` and define ``controls``, ``generate``,
+    ``step``, ``state`` and ``load_state``; they call :meth:`render` to make audio.
+    """
+
+    family: str = ""
+    config_class: type[FrameConfig] = FrameConfig
+
+    def __init__(self, config: FrameConfig) -> None:
+        config.validate()
+        self.config = config
+        self.sample_rate = int(config.sample_rate)
+        self.settings = config.ddsp_settings
+        # Layouts of the training sounds: data-sized, filled by begin() or load_state().
+        self.layouts = torch.zeros(0, config.n_partials + 1)
+
+    @classmethod
+    def from_config(cls, config: FrameConfig, **_: Any) -> FrameFamily:
+        return cls(config)
+
+    def analyze(self, audio: Tensor, pitch: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Audio ``[N, samples]`` → ``(features [N, T, D], layouts [N, K + 1])``."""
+        if audio.ndim != 2:
+            raise ModelConfigError(f"expected audio [n, samples], got shape {tuple(audio.shape)}")
+        return analyze_audio(audio.detach().cpu(), pitch, self.config)
+
+    def _require_layouts(self) -> None:
+        if self.layouts.shape[0] == 0:
+            raise ModelConfigError(
+                f"this {self.family} model has not been trained yet: it has no sounds to draw "
+                "partial layouts from"
+            )
+
+    def render(
+        self,
+        features: Tensor,
+        layouts: Tensor,
+        *,
+        generator: torch.Generator,
+        samples: int | None = None,
+    ) -> Tensor:
+        """Features ``[B, T, D]`` and layouts ``[B, K + 1]`` → audio ``[B, samples]``, |x| ≤ 1."""
+        samples = self.config.clip_samples if samples is None else int(samples)
+        frames = decode(features.detach().float().cpu(), layouts.cpu(), self.config.n_partials)
+        audio = ddsp.synthesize(frames, samples, self.settings, generator=generator)
+        return safe_audio(audio)
+
+    def encode(self, audio: Tensor) -> Tensor | None:
+        return None
+
+    def reconstruct(self, audio: Tensor) -> Tensor:
+        """Analysis-resynthesis through the frame features (the renderer's own ceiling)."""
+        features, layouts = self.analyze(audio)
+        return self.render(
+            features, layouts, generator=torch.Generator().manual_seed(0), samples=audio.shape[-1]
+        )
