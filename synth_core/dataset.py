@@ -507,39 +507,52 @@ def _content_key(path: Path, *parameters: object) -> str:
     return digest.hexdigest()
 
 
-def _cache_file(key: str) -> Path:
-    return paths.cache_dir() / "clips" / key[:2] / f"{key}.npy"
+class _ClipCache:
+    """Prepared clips as ``.npy`` files under the user cache folder, one per file and settings.
 
+    Entries are read with ``allow_pickle=False``; one that does not load as the expected float32
+    vector is deleted and rebuilt. A cache that cannot be written only costs speed.
+    """
 
-def _read_cached(key: str, length: int) -> np.ndarray | None:
-    cached = _cache_file(key)
-    if not cached.exists():
-        return None
-    try:
-        clip = np.load(cached, allow_pickle=False)
-        if clip.dtype == np.float32 and clip.shape == (length,) and np.isfinite(clip).all():
-            return clip
-        reason = f"shape {clip.shape} {clip.dtype}"
-    except (OSError, ValueError, EOFError) as error:
-        reason = str(error)
-    log.warning("ignoring corrupt cache entry %s (%s); rebuilding it", cached, reason)
-    with contextlib.suppress(OSError):
-        cached.unlink()
-    return None
+    def __init__(self, root: Path, length: int) -> None:
+        self.root = root
+        self.length = length
 
+    def file(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npy"
 
-def _write_cached(key: str, clip: np.ndarray) -> None:
-    cached = _cache_file(key)
-    temp = cached.with_name(f".{cached.name}.{os.getpid()}.part")
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        with open(temp, "wb") as handle:
-            np.save(handle, clip, allow_pickle=False)
-        os.replace(temp, cached)
-    except OSError as error:
-        log.warning("cannot write clip cache %s (%s); continuing without it", cached, error)
+    def read(self, key: str) -> np.ndarray | None:
+        cached = self.file(key)
+        if not cached.exists():
+            return None
+        try:
+            clip = np.load(cached, allow_pickle=False)
+            if (
+                clip.dtype == np.float32
+                and clip.shape == (self.length,)
+                and np.isfinite(clip).all()
+            ):
+                return clip
+            reason = f"holds {clip.dtype} {clip.shape}"
+        except (OSError, ValueError, EOFError) as error:
+            reason = str(error)
+        log.warning("ignoring corrupt cache entry %s (%s); rebuilding it", cached, reason)
         with contextlib.suppress(OSError):
-            temp.unlink()
+            cached.unlink()
+        return None
+
+    def write(self, key: str, clip: np.ndarray) -> None:
+        cached = self.file(key)
+        temp = cached.with_name(f".{cached.name}.{os.getpid()}.part")
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with open(temp, "wb") as handle:
+                np.save(handle, clip, allow_pickle=False)
+            os.replace(temp, cached)
+        except OSError as error:
+            log.warning("cannot write clip cache %s (%s); continuing without it", cached, error)
+            with contextlib.suppress(OSError):
+                temp.unlink()
 
 
 def load_clips(
@@ -598,7 +611,9 @@ def load_clips(
         report = scan(source, progress=progress, should_stop=should_stop)
         if report.stopped:
             raise LoadingStopped("loading stopped before the scan finished", path=report.folder)
-    clips: list[np.ndarray] = []
+    # One preallocated array, filled in place: stacking 10 000 clips afterwards would copy them all.
+    clips = np.empty((len(report.usable), length), dtype=np.float32)
+    clip_cache = _ClipCache(paths.cache_dir() / "clips", length) if cache else None
     pitches: list[float] = []
     used: list[Path] = []
     failed: list[SkippedFile] = []
@@ -607,16 +622,17 @@ def load_clips(
         if should_stop is not None and should_stop():
             raise LoadingStopped(f"loading stopped after {done - 1} files", path=report.folder)
         try:
-            clip = _prepared_clip(sound.path, int(sample_rate), length, trim, cache)
+            clips[len(used)] = _prepared_clip(
+                sound.path, int(sample_rate), length, trim, clip_cache
+            )
         except (AudioFileError, OSError) as error:
             reason = str(error).removeprefix(f"{sound.path}: ")
             failed.append(SkippedFile(sound.path, f"failed to load: {reason}"))
         else:
-            clips.append(clip)
             pitches.append(np.nan if sound.pitch is None else sound.pitch)
             used.append(sound.path)
         report_progress(done, len(report.usable))
-    if not clips:
+    if not used:
         all_skipped = report.skipped + failed
         if not all_skipped:
             raise DatasetError(
@@ -630,7 +646,7 @@ def load_clips(
             path=report.folder,
         )
     return ClipSet(
-        audio=torch.from_numpy(np.stack(clips)),
+        audio=torch.from_numpy(clips if not failed else clips[: len(used)].copy()),
         pitch=torch.tensor(pitches, dtype=torch.float32),
         paths=used,
         sample_rate=int(sample_rate),
@@ -639,17 +655,17 @@ def load_clips(
 
 
 def _prepared_clip(
-    path: Path, sample_rate: int, length: int, trim: bool, cache: bool
+    path: Path, sample_rate: int, length: int, trim: bool, cache: _ClipCache | None
 ) -> np.ndarray:
-    key = _content_key(path, sample_rate, length, trim) if cache else ""
-    if cache:
-        cached = _read_cached(key, length)
+    key = _content_key(path, sample_rate, length, trim) if cache is not None else ""
+    if cache is not None:
+        cached = cache.read(key)
         if cached is not None:
             return cached
     audio = load(path, sample_rate=sample_rate, mono=True)
     clip = prepare_clip(audio.samples, sample_rate, length=length, trim=trim)
-    if cache:
-        _write_cached(key, clip)
+    if cache is not None:
+        cache.write(key, clip)
     return clip
 
 
