@@ -1,0 +1,360 @@
+"""The main window: sound view in the middle, panels in docks, transport on top, menus.
+
+Other parts of the app add their panels with :meth:`MainWindow.add_panel`, which docks the panel,
+puts a toggle in the View menu and gives it back its saved place; and they show or play sounds
+with :meth:`MainWindow.show_sound`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QHeaderView,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.panels.dataset import DatasetPanel
+from app.settings import AppSettings
+from app.transport import Player, TransportBar
+from app.views.sound_view import SoundView
+from synth_core import __version__
+
+log = logging.getLogger(__name__)
+
+STATUS_TIMEOUT_MS = 8000
+
+
+def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> Path | None:
+    """The folder a drag carries: a dropped folder, or the folder of a dropped file."""
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if not url.isLocalFile():
+            continue
+        path = Path(url.toLocalFile())
+        if path.is_dir():
+            return path
+        if path.is_file():
+            return path.parent
+    return None
+
+
+class MainWindow(QMainWindow):
+    """Timbre Lab's main window.
+
+    Parameters
+    ----------
+    settings : AppSettings
+        Where window layout, folders and transport choices are remembered.
+    player : Player or None, keyword-only
+        Audio player; ``None`` makes one on the saved output device.
+    """
+
+    def __init__(self, settings: AppSettings, *, player: Player | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.setObjectName("timbreLabMainWindow")
+        self.setWindowTitle("Timbre Lab")
+        self.setAcceptDrops(True)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks
+            | QMainWindow.DockOption.AllowTabbedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+        )
+        self._layout_restored = False
+        self._panels: list[QWidget] = []
+
+        self.player = player if player is not None else Player(device=settings.output_device)
+        self.player.loop = settings.loop
+        self.player.volume = settings.volume
+        self.sound_view = SoundView(self)
+        self.setCentralWidget(self.sound_view)
+        self.transport = TransportBar(self.player, self)
+        self.transport.loop_action.setChecked(settings.loop)
+        self.transport_toolbar = QToolBar("Transport", self)
+        self.transport_toolbar.setObjectName("transportToolbar")
+        self.transport_toolbar.addWidget(self.transport)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.transport_toolbar)
+
+        self._build_menus()
+        self.dataset_panel = DatasetPanel(self)
+        self.dataset_dock = self.add_panel(
+            self.dataset_panel,
+            "Sounds",
+            Qt.DockWidgetArea.LeftDockWidgetArea,
+            shortcut=QKeySequence("Ctrl+1"),
+        )
+        self._connect()
+        self.statusBar().showMessage("Open a folder of sounds to begin (File ▸ Open Folder…)")
+        self.resize(1280, 800)
+
+    # --- building ----------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        menu_bar = self.menuBar()
+        file_menu = menu_bar.addMenu("&File")
+        self.open_action = QAction("&Open Folder…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.setStatusTip("Choose a folder of sounds to use")
+        self.open_action.triggered.connect(self._choose_folder)
+        file_menu.addAction(self.open_action)
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        file_menu.addAction(self.quit_action)
+
+        playback_menu = menu_bar.addMenu("&Playback")
+        for action in (
+            self.transport.play_action,
+            self.transport.rewind_action,
+            self.transport.loop_action,
+        ):
+            playback_menu.addAction(action)
+        self.autoplay_action = QAction("&Play on Select", self)
+        self.autoplay_action.setCheckable(True)
+        self.autoplay_action.setChecked(True)
+        self.autoplay_action.setStatusTip("Play a sound as soon as it is selected")
+        playback_menu.addAction(self.autoplay_action)
+
+        self.view_menu = menu_bar.addMenu("&View")
+        self.view_menu.addAction(self.transport_toolbar.toggleViewAction())
+        self.view_menu.addSeparator()
+
+        help_menu = menu_bar.addMenu("&Help")
+        shortcuts_action = QAction("&Keyboard Shortcuts", self)
+        shortcuts_action.setShortcut(QKeySequence("F1"))
+        shortcuts_action.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(shortcuts_action)
+        about_action = QAction("&About Timbre Lab", self)
+        about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        about_action.triggered.connect(self.show_about)
+        help_menu.addAction(about_action)
+
+    def _connect(self) -> None:
+        panel, view, transport = self.dataset_panel, self.sound_view, self.transport
+        panel.statusMessage.connect(self.show_status)
+        panel.soundLoaded.connect(self._on_sound_loaded)
+        panel.folderScanned.connect(self._on_folder_scanned)
+        transport.statusMessage.connect(self.show_status)
+        transport.positionChanged.connect(view.set_playhead)
+        view.seekRequested.connect(transport.seek)
+
+    def add_panel(
+        self,
+        panel: QWidget,
+        title: str,
+        area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
+        *,
+        object_name: str | None = None,
+        shortcut: QKeySequence | None = None,
+    ) -> QDockWidget:
+        """Dock ``panel`` under ``title`` and add its show/hide toggle to the View menu.
+
+        Parameters
+        ----------
+        panel : QWidget
+            The panel. If it has a ``shutdown()`` method, the window calls it when closing.
+        title : str
+            Dock title and View-menu entry.
+        area : Qt.DockWidgetArea
+            Where it goes the first time (later, where the user left it).
+        object_name : str or None, keyword-only
+            Name its place is saved under; defaults to ``"<title> dock"``. Keep it stable.
+        shortcut : QKeySequence or None, keyword-only
+            Shortcut of the View-menu toggle.
+
+        Returns
+        -------
+        QDockWidget
+        """
+        dock = QDockWidget(title, self)
+        dock.setObjectName(object_name or f"{title} dock")
+        dock.setWidget(panel)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        toggle = dock.toggleViewAction()
+        toggle.setText(title)
+        toggle.setStatusTip(f"Show or hide the {title} panel")
+        if shortcut is not None:
+            toggle.setShortcut(shortcut)
+        self.view_menu.addAction(toggle)
+        self._panels.append(panel)
+        if self._layout_restored:
+            self.restoreDockWidget(dock)  # a panel added late still gets its saved place
+        return dock
+
+    def restore_layout(self) -> None:
+        """Put the window, docks and toolbars where they were last time (once panels exist)."""
+        geometry, state = self.settings.window_geometry, self.settings.window_state
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None and not self.restoreState(state):
+            log.info("saved window layout not usable; using the default")
+        self._layout_restored = True
+
+    def save_layout(self) -> None:
+        """Remember the window geometry, docks, toolbars and transport choices."""
+        self.settings.window_geometry = self.saveGeometry()
+        self.settings.window_state = self.saveState()
+        self.settings.volume = self.player.volume
+        self.settings.loop = self.player.loop
+        if self.player.device is not None:
+            self.settings.output_device = self.player.device.name
+        self.settings.sync()
+
+    # --- public API for panels ---------------------------------------------------------------
+    def show_status(self, text: str) -> None:
+        """Show ``text`` in the status bar for a few seconds."""
+        self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
+
+    def show_sound(
+        self, samples: np.ndarray, sample_rate: int, *, title: str = "", play: bool = True
+    ) -> None:
+        """Draw ``samples`` in the sound view, make it the transport's sound, and play it."""
+        self.sound_view.set_audio(samples, sample_rate, title=title)
+        if play and self.transport.available:
+            self.transport.play(samples, sample_rate)
+        else:
+            self.transport.set_sound(samples, sample_rate)
+
+    def open_folder(self, folder: str | Path) -> None:
+        """Scan ``folder`` in the Sounds panel and remember it."""
+        folder = Path(folder).expanduser()
+        self.dataset_dock.show()
+        self.dataset_panel.open_folder(folder)
+        self.settings.remember_folder(folder.absolute())
+        self.setWindowTitle(f"Timbre Lab — {folder.name or folder}")
+
+    # --- slots -----------------------------------------------------------------------------------
+    @Slot()
+    def _choose_folder(self) -> None:
+        last = self.settings.last_folder
+        start = str(last) if last is not None and last.is_dir() else str(Path.home())
+        chosen = QFileDialog.getExistingDirectory(self, "Open a folder of sounds", start)
+        if chosen:
+            self.open_folder(chosen)
+
+    @Slot()
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_folders
+        for index, folder in enumerate(recent, start=1):
+            action = self.recent_menu.addAction(f"&{index} {folder}")
+            action.setEnabled(folder.is_dir())
+            action.triggered.connect(lambda _=False, f=folder: self.open_folder(f))
+        if not recent:
+            self.recent_menu.addAction("No recent folders").setEnabled(False)
+            return
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction("Clear Menu", self.settings.clear_recent_folders)
+
+    @Slot(object)
+    def _on_sound_loaded(self, audio: object) -> None:
+        title = audio.path.name if audio.path is not None else ""
+        self.show_sound(
+            audio.samples, audio.sample_rate, title=title, play=self.autoplay_action.isChecked()
+        )
+
+    @Slot(object)
+    def _on_folder_scanned(self, report: object) -> None:
+        if report.usable and self.dataset_panel.selected_file() is None:
+            self.dataset_panel.table.setFocus()
+
+    def show_about(self) -> None:
+        """The About box."""
+        QMessageBox.about(
+            self,
+            "About Timbre Lab",
+            f"<h3>Timbre Lab {__version__}</h3>"
+            "<p>Train small generative audio models on your own sounds, explore what they "
+            "learned, and export new samples.</p>"
+            "<p>Drop a folder of sounds on the window to begin.</p>",
+        )
+
+    def shortcut_table(self) -> list[tuple[str, str]]:
+        """(what it does, keys) for every action with a shortcut, menus and panels alike."""
+        rows: dict[str, str] = {}
+        for action in self.findChildren(QAction):
+            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            name = action.text().replace("&", "")
+            if keys and name:
+                rows.setdefault(name, keys)
+        return sorted(rows.items(), key=lambda row: row[0].casefold())
+
+    def show_shortcuts(self) -> None:
+        """A dialog listing the keyboard shortcuts."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard Shortcuts")
+        rows = self.shortcut_table()
+        table = QTableWidget(len(rows), 2, dialog)
+        table.setHorizontalHeaderLabels(["Action", "Keys"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for row, (name, keys) in enumerate(rows):
+            table.setItem(row, 0, QTableWidgetItem(name))
+            table.setItem(row, 1, QTableWidgetItem(keys))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        dialog.resize(420, 360)
+        dialog.exec()
+
+    # --- drag and drop, closing ----------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _dropped_folder(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        folder = _dropped_folder(event)
+        if folder is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_folder(folder)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        self.transport.shutdown()
+        for panel in self._panels:
+            shutdown = getattr(panel, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+        self.sound_view.shutdown()
+        self.player.close()
+        super().closeEvent(event)
