@@ -139,7 +139,9 @@ def load(path: str | Path, *, sample_rate: int | None = None, mono: bool = True)
     if not path.exists():
         raise AudioFileError("no such file", path=path)
     try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        # Bytes, because soundfile encodes str paths as strict UTF-8 and a file name on Linux
+        # can be any bytes (Python keeps those as surrogates in str).
+        data, rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
         raise AudioFileError(
             f"cannot be read as audio ({_libsndfile_reason(error)})", path=path
@@ -249,7 +251,12 @@ def save(
     os.close(fd)
     try:
         with sf.SoundFile(
-            temp_name, "w", samplerate=rate, channels=channels, format=major, subtype=subtype
+            os.fsencode(temp_name),
+            "w",
+            samplerate=rate,
+            channels=channels,
+            format=major,
+            subtype=subtype,
         ) as handle:
             for key, value in (metadata or {}).items():
                 setattr(handle, key, str(value))

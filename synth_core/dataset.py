@@ -278,7 +278,7 @@ def _inspect(path: Path) -> SoundFile | SkippedFile:
     if size == 0:
         return SkippedFile(path, "empty file (0 bytes)")
     try:
-        handle = sf.SoundFile(path)
+        handle = sf.SoundFile(os.fsencode(path))  # bytes: any file name, see audio.load
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
         detail = error.error_string if isinstance(error, sf.LibsndfileError) else str(error)
         detail = detail.strip().rstrip(".")

@@ -220,3 +220,33 @@ def test_thousands_of_tiny_files_scan_with_progress(tmp_path):
     report = scan(folder, progress=lambda done, total: calls.append((done, total)))
     assert len(report.usable) == 3000 and not report.skipped
     assert calls[-1] == (3000, 3000) and len(calls) >= 2
+
+
+def test_every_supported_format_depth_layout_and_odd_name_scans_as_usable(tmp_path, make_sound):
+    folder = tmp_path / "formats"
+    make_sound(folder / "low 8 bit.wav", sample_rate=8000, subtype="PCM_U8")
+    make_sound(folder / "float.wav", subtype="FLOAT")
+    make_sound(folder / "hi res.flac", sample_rate=192000, subtype="PCM_24")
+    make_sound(folder / "mac.aiff", sample_rate=48000, subtype="PCM_32")
+    make_sound(folder / "vorbis.ogg")
+    make_sound(folder / "octo.wav", channels=8, sample_rate=96000)
+    expected = {"low 8 bit.wav", "float.wav", "hi res.flac", "mac.aiff", "vorbis.ogg", "octo.wav"}
+    if "MP3" in sf.available_formats():
+        make_sound(folder / "lossy.mp3")
+        expected.add("lossy.mp3")
+    # A file name that is not valid UTF-8, as old archives and other OSes leave behind.
+    odd = os.path.join(os.fsencode(folder), b"caf\xe9 hit.wav")
+    os.rename(make_sound(folder / "latin1.wav"), odd)
+    # A header that promises a second of audio, followed by only 2000 samples.
+    header = sf.SoundFile(folder / "cut.wav", "w", 44100, 1, subtype="PCM_16")
+    header.write(np.full(44100, 0.25, np.float32))
+    header.close()
+    (folder / "cut.wav").write_bytes((folder / "cut.wav").read_bytes()[: 44 + 4000])
+    report = scan(folder)
+    assert not report.skipped, report.skipped
+    by_name = {item.path.name: item for item in report.usable}
+    assert expected <= set(by_name) and "caf\udce9 hit.wav" in by_name
+    assert by_name["octo.wav"].channels == 8 and by_name["hi res.flac"].sample_rate == 192000
+    assert by_name["cut.wav"].frames == 2000
+    clips = load_clips(report, sample_rate=16000, seconds=0.1)
+    assert len(clips) == len(report.usable) and torch.isfinite(clips.audio).all()
