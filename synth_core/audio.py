@@ -121,8 +121,8 @@ def load(path: str | Path, *, sample_rate: int | None = None, mono: bool = True)
     sample_rate : int or None, keyword-only
         Resample to this rate, Hz; ``None`` keeps the file's rate.
     mono : bool, keyword-only
-        Average the channels into one (``[frames]``); otherwise ``[frames, channels]`` is returned
-        even for a mono file.
+        Average the channels into one, ``[frames]``; otherwise a file with several channels gives
+        ``[frames, channels]`` (a one-channel file is ``[frames]`` either way).
 
     Returns
     -------
@@ -150,7 +150,12 @@ def load(path: str | Path, *, sample_rate: int | None = None, mono: bool = True)
         raise AudioFileError("contains no audio (0 frames)", path=path)
     if not np.isfinite(data).all():
         raise AudioFileError("contains NaN or infinite samples", path=path)
-    samples = data.mean(axis=1, dtype=np.float32) if mono else np.ascontiguousarray(data)
+    if data.shape[1] == 1:
+        samples = np.ascontiguousarray(data[:, 0])
+    elif mono:
+        samples = data.mean(axis=1, dtype=np.float32)
+    else:
+        samples = np.ascontiguousarray(data)
     if sample_rate is not None and int(sample_rate) != rate:
         samples = resample(samples, rate, int(sample_rate))
         rate = int(sample_rate)

@@ -63,9 +63,10 @@ def test_lossless_round_trip_is_exact_to_the_bit_depth(tmp_path, suffix, subtype
     samples = noise(2000, channels)
     path = audio.save(samples, tmp_path / f"x.{suffix}", sample_rate=rate, subtype=subtype)
     loaded = audio.load(path, mono=False)
-    assert loaded.sample_rate == rate and loaded.samples.shape == (2000, channels)
+    assert loaded.sample_rate == rate and loaded.channels == channels
+    assert loaded.samples.shape == ((2000,) if channels == 1 else (2000, channels))
     assert loaded.samples.dtype == np.float32 and loaded.path == path
-    assert np.abs(loaded.samples - samples).max() <= step * 1.01
+    assert np.abs(loaded.samples.reshape(samples.shape) - samples).max() <= step * 1.01
     assert sf.info(str(path)).subtype == subtype
 
 
@@ -200,5 +201,5 @@ def test_any_signal_survives_a_save_load_round_trip(samples, format_and_subtype)
     with tempfile.TemporaryDirectory() as folder:
         path = audio.save(samples, Path(folder) / f"r.{suffix}", sample_rate=16000, subtype=subtype)
         loaded = audio.load(path, mono=False)
-    assert loaded.samples.shape == samples.shape
-    assert np.abs(loaded.samples - samples).max() <= step * 1.01
+    assert loaded.frames == samples.shape[0] and loaded.channels == samples.shape[1]
+    assert np.abs(loaded.samples.reshape(samples.shape) - samples).max() <= step * 1.01
