@@ -257,6 +257,22 @@ class Learner(Protocol):
     #   end(clips: dataset.ClipSet) -> None     after the last step (latent PCA axes for controls)
     #   parameters_for_optimizer() / optimizer  learners that own an optimizer expose
     #       optimizer_state() -> dict[str, Tensor] and load_optimizer_state(state) for resuming.
+    #
+    # How synth_core.train.Trainer uses them (all optional; see train.py):
+    #   optimizer: torch.optim.Optimizer attribute   the Trainer reads/halves its lr (NaN guard)
+    #       and checkpoints it for --resume when optimizer_state() is not defined.
+    #   begin() runs once per run, not again on --resume: what it computes must be in state().
+    #   validate(batch) -> dict[str, float]   loss terms without learning, on held-out clips;
+    #       recorded as held_out_* metrics in model.json.
+    #   train()/eval()/to(device)   nn.Module learners are moved to the training device.
+    # Family classes offer config_class, from_config(config) and PRESETS: dict[str, dict] of
+    # config overrides (keys "quick", "better"; on the class or its module) for --preset.
+    #
+    # Optional model extras that evaluate and generate use where present:
+    #   resynthesize(audio) -> Tensor   the family's renderer alone (analysis → render, no model),
+    #       scored by `evaluate` as the renderer's ceiling.
+    #   reconstruct(audio, *, pitch=None)   MIDI labels [n] for pitch-conditioned families.
+    #   accepts_pitch: bool   False makes `generate --pitch` a clear usage error.
 
 
 def seeded_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
