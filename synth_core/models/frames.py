@@ -178,24 +178,25 @@ def kmeans(data: Tensor, k: int, *, generator: torch.Generator, iterations: int 
 
 def name_axes(
     audio_per_axis: Mapping[int, tuple[Tensor, Tensor]], sample_rate: int
-) -> dict[int, str]:
+) -> dict[int, tuple[str, float]]:
     """Name latent axes by the descriptor they move most.
 
     ``audio_per_axis[j] = (positions [S], audio [S, samples])``: sounds rendered at positions
-    along axis ``j``. Each axis gets "≈ descriptor (r = …)" for the descriptor of
-    :func:`synth_core.dsp.descriptors` most correlated with the position.
+    along axis ``j``. Returns ``{j: (descriptor, r)}``: the descriptor of
+    :func:`synth_core.dsp.descriptors` (pitch aside) most correlated with the position, and the
+    correlation.
     """
     names = {}
     for axis, (positions, audio) in audio_per_axis.items():
         values = dsp.descriptors(audio, sample_rate, torch.full((audio.shape[0],), 60.0))
-        best, best_r = "", 0.0
+        best, best_r = "loudness", 0.0
         for name, value in values.items():
             if name == "pitch":
                 continue
             r = _correlation(positions.float(), value.float())
             if abs(r) > abs(best_r):
                 best, best_r = name, r
-        names[axis] = f"≈ {best} (r = {best_r:+.2f})" if best else ""
+        names[axis] = (best, best_r)
     return names
 
 
