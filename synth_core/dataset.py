@@ -200,6 +200,15 @@ class _Throttle:
             self.progress(done, total)
 
 
+def _human_seconds(seconds: float) -> str:
+    """``"4.2 ms"``, ``"12.5 s"``, ``"11.0 min"``: a length the way a musician says it."""
+    if seconds < 1.0:
+        return f"{seconds * 1000:.3g} ms"
+    if seconds < 120.0:
+        return f"{seconds:.3g} s"
+    return f"{seconds / 60:.3g} min"
+
+
 def _link_problem(path: str) -> str:
     try:
         os.stat(path)
@@ -277,6 +286,9 @@ def _inspect(path: Path) -> SoundFile | SkippedFile:
         return SkippedFile(path, f"cannot be opened ({error.strerror})")
     if size == 0:
         return SkippedFile(path, "empty file (0 bytes)")
+    if not os.access(path, os.R_OK):
+        # libsndfile would only say "System error" for this.
+        return SkippedFile(path, "cannot be opened (permission denied)")
     try:
         handle = sf.SoundFile(os.fsencode(path))  # bytes: any file name, see audio.load
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
@@ -296,7 +308,8 @@ def _inspect(path: Path) -> SoundFile | SkippedFile:
         if header_frames / rate > MAX_DURATION_S:
             return SkippedFile(
                 path,
-                f"too long ({header_frames / rate / 60:.1f} min > {MAX_DURATION_S / 60:g} min)",
+                f"too long ({_human_seconds(header_frames / rate)} > "
+                f"{_human_seconds(MAX_DURATION_S)})",
             )
         frames, peak = 0, 0.0
         try:
@@ -316,7 +329,7 @@ def _inspect(path: Path) -> SoundFile | SkippedFile:
     duration = frames / rate
     if duration < MIN_DURATION_S:
         return SkippedFile(
-            path, f"too short ({duration * 1000:.1f} ms < {MIN_DURATION_S * 1000:g} ms)"
+            path, f"too short ({_human_seconds(duration)} < {_human_seconds(MIN_DURATION_S)})"
         )
     if peak == 0.0:
         return SkippedFile(path, "silent (every sample is zero)")

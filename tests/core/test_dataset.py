@@ -129,7 +129,7 @@ def test_long_files_are_skipped_without_decoding(sound_folder, monkeypatch):
     monkeypatch.setattr(dataset, "MAX_DURATION_S", 0.35)
     report = scan(sound_folder)
     reasons = {item.path.name: item.reason for item in report.skipped}
-    assert reasons["pluck__p060.wav"] == "too long (0.0 min > 0.00583333 min)"
+    assert reasons["pluck__p060.wav"] == "too long (400 ms > 350 ms)"
     assert len(report.usable) == 2
 
 
