@@ -1,0 +1,122 @@
+"""Blown tube: a reed driven by breath pressure, feeding a cylindrical bore closed at the reed
+and open at the bell (a clarinet-like quarter-wave resonator).
+
+The bore is a digital waveguide (Smith, "Physical Audio Signal Processing", sec. "Clarinet"):
+a round trip of P/2 samples with an inverting, lowpass bell reflection, so it resonates at the odd
+harmonics of f0. The reed is modelled as a memoryless saturating flow tanh(k p) driven at f0 (with
+vibrato), not as a self-oscillating valve: that keeps the note exactly in tune and the whole note
+one vectorised computation, at the cost of the bore not pulling the reed's pitch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from synth_core.errors import ModelConfigError
+from synth_core.models.base import Control
+from synth_core.models.physical.common import (
+    LN_1000,
+    PITCH,
+    Instrument,
+    Params,
+    allpass1_group_delay,
+    dc_blocker,
+    grid,
+    midi_to_hz,
+    split_delay,
+    tuned_allpass,
+)
+
+BORE_T60 = 0.08  # s, how long the bore rings on its own once the breath stops
+RELEASE = 0.06  # s, how fast the breath stops after ``hold``
+
+CONTROLS = (
+    PITCH,
+    Control("pressure", "Breath pressure", 0.0, 1.0, 0.6, "", help="Harder blowing is brighter."),
+    Control("noise", "Breath noise", 0.0, 1.0, 0.15, "", help="Turbulence in the air flow."),
+    Control("vibrato", "Vibrato depth", 0.0, 50.0, 8.0, "cents"),
+    Control("vibrato_rate", "Vibrato rate", 3.0, 8.0, 5.2, "Hz"),
+    Control("attack", "Attack", 0.005, 0.3, 0.04, "s", "log", "Time for the breath to build up."),
+    Control("hold", "Hold", 0.05, 10.0, 0.7, "s", "log", "How long the note is blown."),
+    Control(
+        "brightness", "Brightness", 0.0, 1.0, 0.5, "", help="Bell reflection: brighter rings more."
+    ),
+)
+
+
+def breath_envelope(params: Params, n: Tensor, sample_rate: int) -> Tensor:
+    """Breath pressure over time: a raised-cosine attack, a hold, an exponential release."""
+    t = n[None, :] / sample_rate
+    attack = params["attack"][:, None]
+    hold = params["hold"][:, None]
+    rise = 0.5 - 0.5 * torch.cos(math.pi * (t / attack).clamp(0.0, 1.0))
+    fall = torch.exp(-LN_1000 * ((t - hold).clamp_min(0.0) / RELEASE))
+    return rise * fall
+
+
+def render_tube(
+    params: Params, *, samples: int, sample_rate: int, generator: torch.Generator
+) -> Tensor:
+    """Render blown-tube notes, ``[batch, samples]`` float64, not normalised.
+
+    Parameters
+    ----------
+    params : mapping of name to Tensor [batch]
+        ``pitch`` (MIDI), ``pressure`` and ``noise`` (0–1), ``vibrato`` (cents),
+        ``vibrato_rate`` (Hz), ``attack`` and ``hold`` (s), ``brightness`` (0–1).
+    samples, sample_rate : int
+        Output length in samples; Hz.
+    generator : torch.Generator
+        Source of the breath noise.
+    """
+    f0 = midi_to_hz(params["pitch"])
+    period = sample_rate / f0
+    if bool((period < 10.0).any()):
+        raise ModelConfigError(
+            f"tube: pitch {float(f0.max()):.0f} Hz is too high for {sample_rate} Hz audio "
+            f"(at most {sample_rate / 10:.0f} Hz)"
+        )
+    batch = f0.shape[0]
+    n = torch.arange(samples, dtype=torch.float64)
+    t = n[None, :] / sample_rate
+
+    # Frequency f0 (1 + d sin(2 pi fv t)) integrates to this phase.
+    depth = (torch.pow(2.0, params["vibrato"] / 1200.0) - 1.0)[:, None]
+    rate = params["vibrato_rate"][:, None]
+    wobble = depth * (1.0 - torch.cos(2.0 * math.pi * rate * t)) / (2.0 * math.pi * rate)
+    phase = 2.0 * math.pi * f0[:, None] * (t + wobble)
+    envelope = breath_envelope(params, n, sample_rate)
+    pressure = params["pressure"][:, None]
+    drive = 1.0 + 8.0 * pressure  # a harder-blown reed saturates into a squarer, brighter flow
+    flow = torch.tanh(drive * envelope * torch.sin(phase)) / torch.tanh(drive)
+    noise = torch.randn(batch, samples, generator=generator, dtype=torch.float64)
+    # Turbulence is loudest while the reed is open, so it is modulated by the flow.
+    turbulence = params["noise"][:, None] * envelope * (0.6 + 0.4 * flow) * noise * 0.3
+    excitation = flow * (0.4 + 0.6 * pressure) + turbulence
+
+    # Bore: round trip P/2 samples including the bell filter's and the fractional allpass's phase
+    # delay at f0, so its resonances sit exactly on the odd harmonics of the reed.
+    omega = 2.0 * math.pi / period
+    q = 0.7 * (1.0 - params["brightness"])  # one-pole bell reflection (1 - q) / (1 - q z^-1)
+    bell_phase_delay = torch.atan2(q * torch.sin(omega), 1.0 - q * torch.cos(omega)) / omega
+    whole, delta = split_delay(period / 2.0 - bell_phase_delay)
+    c_frac = tuned_allpass(delta, omega)
+    bell_group_delay = q * (torch.cos(omega) - q) / (1.0 - 2.0 * q * torch.cos(omega) + q * q)
+    group_delay = whole + bell_group_delay + allpass1_group_delay(c_frac, omega)
+    bell_gain = (1.0 - q) / torch.sqrt(1.0 - 2.0 * q * torch.cos(omega) + q * q)
+    gain = torch.exp(-LN_1000 * group_delay / (BORE_T60 * sample_rate)) / bell_gain
+    gain = gain.clamp_max(0.9999)
+
+    g = grid(samples, 0)
+    z = g.zinv[None, :]
+    bell = (1.0 - q)[:, None] / (1.0 - q[:, None] * z)
+    fraction = (c_frac[:, None] + z) / (1.0 + c_frac[:, None] * z)
+    loop = -gain[:, None] * bell * fraction * g.delay(whole)
+    spectrum = g.weight(excitation) * dc_blocker(z) / (1.0 - loop)
+    return g.unweight(spectrum)
+
+
+TUBE = Instrument(name="tube", title="Blown tube", controls=CONTROLS, render=render_tube)
