@@ -1,0 +1,275 @@
+"""``timbrelab evaluate RUN DATA``: how well a model reconstructs and imitates a folder of sounds,
+next to baselines computed the same way, so the numbers mean something.
+
+Reconstruction (each DATA clip through ``model.reconstruct``): multi-resolution STFT distance,
+spectral convergence (dB), log-spectral distance (dB), pitch error (cents, where labelled).
+Baselines: eigen-sounds (projection on PCA-32 of the training log-magnitudes, Griffin-Lim),
+Griffin-Lim of the true magnitudes (the magnitude representation's own ceiling), shaped noise.
+
+Generation (N generated clips against DATA): Fréchet distance between per-clip feature
+statistics and the leave-one-out 1-NN two-sample accuracy (0.5 indistinguishable, 1.0 separable)
+on :func:`synth_core.metrics.clip_features`. Baselines: shaped noise; eigen-sounds sampled from a
+Gaussian over PCA-32; and the renderer's ceiling — training clips analysed and resynthesised by
+the family's own renderer with no model in between (a modelling problem vs a rendering problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from synth_core import dsp, metrics, render
+from synth_core.errors import CheckpointError, DatasetError
+
+log = logging.getLogger(__name__)
+
+N_FFT, HOP = 1024, 256
+GRIFFIN_LIM_ITERATIONS = 32
+EIGEN_COMPONENTS = 32
+LOG_FLOOR = 1e-3
+
+
+def griffin_lim_of(mag: Tensor, length: int) -> Tensor:
+    """The reference renderer for baselines: peak-locked phase and 32 fast Griffin-Lim steps."""
+    out = []
+    for start in range(0, mag.shape[0], 32):
+        out.append(
+            render.render_magnitude(
+                mag[start : start + 32],
+                n_fft=N_FFT,
+                hop=HOP,
+                length=length,
+                n_iter=GRIFFIN_LIM_ITERATIONS,
+            )
+        )
+    return _limit(torch.cat(out))
+
+
+def _limit(audio: Tensor) -> Tensor:
+    peak = audio.abs().amax(-1, keepdim=True).clamp_min(1.0)
+    return torch.nan_to_num(audio / peak)
+
+
+@dataclass
+class EigenSounds:
+    """PCA of training log-magnitude spectrograms with a Gaussian over the coefficients."""
+
+    mean: Tensor  # [bins * frames]
+    components: Tensor  # [k, bins * frames]
+    scales: Tensor  # [k] standard deviation of each coefficient
+    shape: tuple[int, int]
+    length: int
+
+    @classmethod
+    def fit(cls, audio: Tensor, *, components: int = EIGEN_COMPONENTS) -> EigenSounds:
+        log_mag = torch.log(dsp.magnitude(audio, n_fft=N_FFT, hop=HOP) + LOG_FLOOR)
+        shape = tuple(log_mag.shape[-2:])
+        flat = log_mag.flatten(1).double()
+        mean = flat.mean(0)
+        _, s, vh = torch.linalg.svd(flat - mean, full_matrices=False)
+        k = min(components, vh.shape[0])
+        scales = s[:k] / math.sqrt(max(1, flat.shape[0] - 1))
+        return cls(mean.float(), vh[:k].float(), scales.float(), shape, audio.shape[-1])
+
+    def _render(self, flat: Tensor) -> Tensor:
+        mag = (torch.exp(flat.view(-1, *self.shape)) - LOG_FLOOR).clamp_min(0)
+        return griffin_lim_of(mag, self.length)
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        coeffs = torch.randn(n, len(self.scales), generator=generator) * self.scales
+        return self._render(self.mean + coeffs @ self.components)
+
+    def reconstruct(self, audio: Tensor) -> Tensor:
+        log_mag = torch.log(dsp.magnitude(audio, n_fft=N_FFT, hop=HOP) + LOG_FLOOR).flatten(1)
+        coeffs = (log_mag - self.mean) @ self.components.T
+        return self._render(self.mean + coeffs @ self.components)
+
+
+def shaped_noise(reference: Tensor, n: int, generator: torch.Generator) -> Tensor:
+    """White noise given the reference clips' mean magnitude spectrogram (their average spectrum
+    and envelope) and random phase."""
+    mag = dsp.magnitude(reference, n_fft=N_FFT, hop=HOP).mean(0, keepdim=True).expand(n, -1, -1)
+    phase = 2 * math.pi * torch.rand(mag.shape, generator=generator)
+    audio = dsp.istft(torch.polar(mag, phase), n_fft=N_FFT, hop=HOP, length=reference.shape[-1])
+    return _limit(audio)
+
+
+@dataclass
+class Report:
+    """Rows of numbers by method; ``notes`` say what was left out and why."""
+
+    reconstruction: dict[str, dict[str, float]] = field(default_factory=dict)
+    generation: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    clips: int = 0
+    generated: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clips": self.clips,
+            "generated": self.generated,
+            "reconstruction": self.reconstruction,
+            "generation": self.generation,
+            "notes": self.notes,
+        }
+
+
+def _reconstruction_row(
+    real: Tensor, rebuilt: Tensor, pitch: Tensor, rate: int
+) -> dict[str, float]:
+    row = {
+        "mr_stft": float(metrics.mr_stft_distance(real, rebuilt).mean()),
+        "sc_db": float(metrics.spectral_convergence_db(real, rebuilt).mean()),
+        "lsd_db": float(metrics.log_spectral_distance(real, rebuilt).mean()),
+    }
+    labelled = torch.isfinite(pitch)
+    if bool(labelled.any()):
+        cents = metrics.pitch_error_cents(rebuilt[labelled], pitch[labelled], rate)
+        cents = cents[torch.isfinite(cents)]
+        row["pitch_cents"] = float(cents.median()) if cents.numel() else float("nan")
+    return row
+
+
+def _generation_row(real_features: Tensor, audio: Tensor, rate: int) -> dict[str, float]:
+    features = metrics.clip_features(audio, rate)
+    return {
+        "frechet": metrics.frechet_distance(real_features, features),
+        "one_nn": metrics.one_nn_accuracy(real_features, features),
+    }
+
+
+def _batched(function: Any, audio: Tensor, **kwargs: Any) -> Tensor:
+    with torch.no_grad():
+        return torch.cat(
+            [
+                function(audio[i : i + 16], **{k: v[i : i + 16] for k, v in kwargs.items()})
+                for i in range(0, audio.shape[0], 16)
+            ]
+        )
+
+
+def evaluate(
+    model: Any, data: Any, train: Any | None, *, n: int | None = None, seed: int = 0
+) -> Report:
+    """Score ``model`` against the ClipSet ``data``; baselines are fitted on ``train`` (the
+    training ClipSet) or, when it is unavailable, on ``data`` itself (noted in the report)."""
+    report = Report(clips=len(data))
+    rate = int(data.sample_rate)
+    real = data.audio
+    if train is None:
+        train = data
+        report.notes.append("training data not found: baselines fitted on DATA itself")
+    generator = torch.Generator().manual_seed(seed)
+    eigen = EigenSounds.fit(train.audio)
+
+    import inspect
+
+    takes_pitch = "pitch" in inspect.signature(model.reconstruct).parameters
+    if takes_pitch:
+        rebuilt = _batched(model.reconstruct, real, pitch=data.pitch)
+    else:
+        rebuilt = _batched(model.reconstruct, real)
+    report.reconstruction["model"] = _reconstruction_row(real, rebuilt, data.pitch, rate)
+    report.reconstruction["eigen-sounds (PCA-32)"] = _reconstruction_row(
+        real, eigen.reconstruct(real), data.pitch, rate
+    )
+    report.reconstruction["Griffin-Lim of true magnitudes"] = _reconstruction_row(
+        real,
+        griffin_lim_of(dsp.magnitude(real, n_fft=N_FFT, hop=HOP), real.shape[-1]),
+        data.pitch,
+        rate,
+    )
+    report.reconstruction["shaped noise"] = _reconstruction_row(
+        real, shaped_noise(train.audio, len(real), generator), data.pitch, rate
+    )
+
+    count = int(n or len(data))
+    report.generated = count
+    real_features = metrics.clip_features(real, rate)
+    with torch.no_grad():
+        generated = torch.cat(
+            [model.generate(n=min(16, count - i), seed=seed + i) for i in range(0, count, 16)]
+        )
+    report.generation["model"] = _generation_row(real_features, generated, rate)
+    report.generation["shaped noise"] = _generation_row(
+        real_features, shaped_noise(train.audio, count, generator), rate
+    )
+    report.generation["eigen-sounds (PCA-32)"] = _generation_row(
+        real_features, eigen.sample(count, generator), rate
+    )
+    if hasattr(model, "resynthesize"):
+        pick = torch.randperm(len(train), generator=generator)[:count]
+        ceiling = _batched(model.resynthesize, train.audio[pick])
+        report.generation["renderer ceiling"] = _generation_row(real_features, ceiling, rate)
+    else:
+        report.notes.append(f"{model.family} has no resynthesize(): no renderer ceiling row")
+    return report
+
+
+def format_report(report: Report) -> str:
+    lines = [f"Reconstruction of {report.clips} clips (lower is better)"]
+    header = f"  {'':34}{'MR-STFT':>9}{'SC dB':>9}{'LSD dB':>9}{'pitch ¢':>9}"
+    lines.append(header)
+    for name, row in report.reconstruction.items():
+        cents = row.get("pitch_cents")
+        cents_text = "—" if cents is None or not math.isfinite(cents) else f"{cents:.1f}"
+        lines.append(
+            f"  {name:34}{row['mr_stft']:9.3f}{row['sc_db']:9.2f}{row['lsd_db']:9.2f}{cents_text:>9}"
+        )
+    lines.append("")
+    lines.append(
+        f"Generation: {report.generated} clips vs the {report.clips} real ones "
+        "(1-NN: 0.5 = indistinguishable, 1.0 = separable)"
+    )
+    lines.append(f"  {'':34}{'Fréchet':>9}{'1-NN':>9}")
+    for name, row in report.generation.items():
+        lines.append(f"  {name:34}{row['frechet']:9.1f}{row['one_nn']:9.3f}")
+    lines.extend(f"note: {note}" for note in report.notes)
+    return "\n".join(lines)
+
+
+def _training_clips(run: str, sample_rate: int, seconds: float) -> Any | None:
+    """The clips the run was trained on, less its held-out files, if the folder still exists."""
+    from synth_core import checkpoint
+    from synth_core.dataset import load_clips
+    from synth_core.train import subset
+
+    try:
+        record = checkpoint.read_record(run)
+    except CheckpointError:  # a starter name or physical:… has no record to follow
+        return None
+    folder = record.dataset.get("folder")
+    if not folder or not Path(folder).is_dir():
+        return None
+    clips = load_clips(folder, sample_rate=sample_rate, seconds=seconds)
+    held = set(record.dataset.get("held_out_files", []))
+    keep = [i for i, p in enumerate(clips.paths) if Path(p).name not in held]
+    return subset(clips, keep) if keep else clips
+
+
+def cli_evaluate(args: argparse.Namespace) -> int:
+    """``timbrelab evaluate RUN DATA [--n N] [--json] [--seed S]``."""
+    from synth_core.dataset import load_clips
+    from synth_core.runs import load_model
+
+    model = load_model(args.run)
+    rate, seconds = int(model.sample_rate), float(model.config.clip_seconds)
+    data = load_clips(args.data, sample_rate=rate, seconds=seconds)
+    if len(data) < 2:
+        raise DatasetError("evaluation needs at least 2 clips", path=args.data)
+    train = _training_clips(args.run, rate, seconds)
+    report = evaluate(model, data, train, n=args.n, seed=args.seed)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write(format_report(report) + "\n")
+    return 0
