@@ -180,7 +180,7 @@ def spectrogram(
     n_fft : int, keyword-only
         FFT size, samples (Hann window of the same length).
     max_frames : int, keyword-only
-        At most this many columns: the hop grows with the span (n_fft/4 at least), so a long
+        At most this many columns: the hop grows with the span (n_fft/16 at least), so a long
         file costs no more than a short one.
     rows : int, keyword-only
         Log-spaced frequency rows from ``f_min_hz`` to Nyquist.
@@ -196,7 +196,7 @@ def spectrogram(
     first = max(0, round(start_s * sample_rate))
     last = len(samples) if end_s is None else min(len(samples), round(end_s * sample_rate))
     span = max(1, last - first)
-    hop = max(n_fft // 4, math.ceil(span / max_frames))
+    hop = max(n_fft // 16, math.ceil(span / max_frames))
     frames = max(1, math.ceil(span / hop))
     # Frame k is centred on sample first + k*hop; the signal around the span pads the edges
     # where it exists, zeros where it does not.

@@ -1,0 +1,47 @@
+"""Fixtures for every test: Qt without a display, a private PulseAudio server, an Xvfb display.
+
+Qt tests run offscreen unless a test starts Xvfb itself (see ``xvfb_display``); the variable is
+set here, before any test imports PySide6, so no test can open a real window by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.pulse import PulseServer, PulseUnavailable, start_pulse_null_sink
+from tests.support.xvfb import XvfbDisplay, XvfbUnavailable, start_xvfb
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture
+def pulse_server() -> Iterator[PulseServer]:
+    """A private PulseAudio server whose default sink is ``null`` (monitor: ``null.monitor``).
+
+    Hand ``pulse_server.env()`` to a child process: PortAudio reads it only when it starts.
+    Skips the test, with the reason, when PulseAudio cannot start here.
+    """
+    try:
+        server = start_pulse_null_sink()
+    except PulseUnavailable as error:
+        pytest.skip(f"PulseAudio unavailable: {error}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def xvfb_display() -> Iterator[XvfbDisplay]:
+    """A private Xvfb display (1400x900x24); ``xvfb_display.env()`` is for child processes."""
+    try:
+        display = start_xvfb()
+    except XvfbUnavailable as error:
+        pytest.skip(f"Xvfb unavailable: {error}")
+    try:
+        yield display
+    finally:
+        display.stop()
