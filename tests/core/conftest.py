@@ -99,6 +99,7 @@ BAD_FILES: dict[str, str] = {
     "nan.wav": "contains NaN or infinite",
     "inf.wav": "contains NaN or infinite",
     "zero length.wav": "no audio",
+    "cut short.flac": "unreadable: damaged audio data",
     "silence.wav": "silent",
     "almost silence.wav": "silent",
     "blip.wav": "too short",
@@ -132,6 +133,9 @@ def bad_corpus(tmp_path: Path, make_sound: Callable[..., Path]) -> tuple[Path, d
     inf[50] = -np.inf
     sf.write(folder / "inf.wav", inf, 44100, subtype="DOUBLE")
     (folder / "zero length.wav").write_bytes(_wav_header(0))
+    cut = folder / "cut short.flac"
+    sf.write(cut, tone(seconds=1.0), 44100)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
     sf.write(folder / "silence.wav", np.zeros(22050, np.float32), 44100)
     sf.write(
         folder / "almost silence.wav", np.full(22050, 1e-6, np.float32), 44100, subtype="FLOAT"
