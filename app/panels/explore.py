@@ -55,20 +55,34 @@ DEFAULT_PITCH = 60
 
 
 def is_pitch_conditioned(model: SoundModel) -> bool:
-    """True when ``generate(pitch=…)`` changes the sound: the model says so itself."""
-    return bool(getattr(model, "pitch_conditioned", False))
+    """True when ``generate(pitch=…)`` changes the sound (the model's ``accepts_pitch()``)."""
+    accepts = getattr(model, "accepts_pitch", None)
+    return bool(accepts()) if callable(accepts) else False
 
 
 def values_from_audio(model: SoundModel, audio: np.ndarray) -> dict[str, float] | None:
-    """Slider values that reproduce ``audio`` as closely as the model can, or None when the
-    family has no encoder (``control_values(audio) -> dict`` on the model)."""
+    """Slider values that put the model at the latent of ``audio``, or None without an encoder.
+
+    Works for families whose sliders are :mod:`synth_core.latent` axes (``axis_k`` in σ, and
+    ``variation``, set to 0 so the sliders alone decide the sound).
+    """
     import torch
 
-    mapper = getattr(model, "control_values", None)
-    if mapper is None:
+    axes = getattr(model, "axes", None)
+    if axes is None or not hasattr(axes, "to_coords"):
         return None
-    tensor = torch.as_tensor(np.asarray(audio, dtype=np.float32)).reshape(1, -1)
-    return dict(mapper(tensor))
+    with torch.no_grad():
+        latent = model.encode(torch.as_tensor(np.asarray(audio, dtype=np.float32)).reshape(1, -1))
+    if latent is None:
+        return None
+    coords = axes.to_coords(latent)[0]
+    values = {}
+    for control in model.controls():
+        if control.name.startswith("axis_"):
+            values[control.name] = float(coords[int(control.name.split("_", 1)[1]) - 1])
+        elif control.name == "variation":
+            values[control.name] = 0.0
+    return values
 
 
 class _SetValues(QUndoCommand):

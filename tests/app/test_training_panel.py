@@ -1,0 +1,126 @@
+"""The training panel drives a real ``timbrelab train`` child process on a tiny folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from PySide6.QtCore import QProcess
+
+from app.panels.training import TrainingPanel, format_eta
+
+# A VAE small enough that a step takes well under a second on one core.
+TINY_VAE = "channels=16 latent_dim=4 n_controls=4 batch_size=4"
+
+
+@pytest.fixture
+def tiny_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    t = np.arange(22050) / 44100
+    for i in range(8):
+        tone = 0.5 * np.sin(2 * np.pi * 110 * 2 ** (i / 12) * t) * np.exp(-t * (3 + i))
+        hit = 0.05 * rng.standard_normal(t.size) * np.exp(-t * 30)
+        soundfile.write(
+            folder / f"tone{i}__p{45 + i:03d}.wav", (tone + hit).astype(np.float32), 44100
+        )
+    return folder
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path: Path, tiny_folder: Path) -> TrainingPanel:
+    widget = TrainingPanel(runs_folder=tmp_path / "runs")
+    qtbot.addWidget(widget)
+    widget.set_data_folder(tiny_folder)
+    widget.set_family("vae")
+    yield widget
+    if widget.is_running():
+        widget.process.kill()
+        widget.process.waitForFinished(5000)
+
+
+def wait_until_finished(qtbot, panel: TrainingPanel, timeout_ms: int = 120_000) -> None:
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=timeout_ms)
+
+
+def test_every_registered_family_is_offered_with_a_description(panel):
+    names = [panel.family_box.itemData(i) for i in range(panel.family_box.count())]
+    assert "vae" in names
+    assert panel.family_summary.text()
+    assert "Good for" in panel.family_box.toolTip()
+
+
+@pytest.mark.slow
+def test_training_from_the_panel_shows_progress_loss_curves_and_writes_a_run(qtbot, panel):
+    panel.set_custom(steps=3, settings=TINY_VAE)
+    with qtbot.waitSignal(panel.runningChanged, timeout=5000):
+        panel.train_button.click()
+    assert not panel.train_button.isEnabled()
+    wait_until_finished(qtbot, panel)
+
+    assert panel.last_event["event"] == "done", panel.state_label.text()
+    assert panel.progress.value() == 1000
+    points = panel.loss_points()
+    assert points.get("loss", 0) >= 3
+    assert len(panel._curves) == len(points) >= 2
+    assert panel.device_label.text() == "Device: cpu"
+    assert (panel.run_dir / "model.json").is_file()
+    assert panel.use_button.isEnabled()
+    with qtbot.waitSignal(panel.useModel, timeout=1000) as used:
+        panel.use_button.click()
+    assert used.args == [str(panel.run_dir)]
+
+
+@pytest.mark.slow
+def test_pause_stop_and_resume_continue_the_same_run(qtbot, panel):
+    panel.set_custom(steps=400, settings=TINY_VAE)
+    panel.start()
+    qtbot.waitUntil(lambda: bool(panel.loss_points()), timeout=60_000)
+
+    panel.toggle_pause()
+    pid = int(panel.process.processId())
+    state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    assert state == "T"
+    assert panel.pause_button.text() == "Resume"
+    panel.toggle_pause()
+
+    panel.stop()
+    wait_until_finished(qtbot, panel)
+    assert panel.last_event["event"] == "done" and panel.last_event["stopped"]
+    stopped_at = panel.last_event["step"]
+    assert (panel.run_dir / "model.json").is_file()
+    assert panel.resume_button.isEnabled()
+
+    panel.steps_box.setValue(stopped_at + 2)
+    started = []
+    panel.eventReceived.connect(lambda e: started.append(e) if e["event"] == "start" else None)
+    panel.resume_button.click()
+    wait_until_finished(qtbot, panel)
+    assert started and started[0]["resumed_from"] == stopped_at
+    assert panel.last_event["event"] == "done"
+    assert panel.last_event["step"] == stopped_at + 2
+
+
+def test_a_failing_training_process_shows_its_last_error_lines(qtbot, panel, tmp_path):
+    empty = tmp_path / "nothing here"
+    empty.mkdir()
+    panel.set_data_folder(empty)
+    panel.set_custom(steps=3, settings=TINY_VAE)
+    panel.start()
+    wait_until_finished(qtbot, panel, timeout_ms=60_000)
+
+    assert panel.process.exitStatus() == QProcess.ExitStatus.NormalExit
+    assert panel.process.exitCode() == 2
+    dialog = panel.crash_dialog
+    assert "exit code 2" in dialog.text()
+    assert "nothing here" in dialog.detailedText()
+    assert panel.isVisible() or not panel.isHidden()
+    assert panel.train_button.isEnabled()
+
+
+def test_eta_reads_as_minutes_and_seconds():
+    assert format_eta(65) == "1:05 left"
+    assert format_eta(None) == ""
