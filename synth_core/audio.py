@@ -103,12 +103,13 @@ class Audio:
         return self.frames / float(self.sample_rate)
 
 
-def _libsndfile_reason(error: Exception) -> str:
-    """The useful part of a libsndfile error, without the repeated file name."""
-    message = str(error)
-    if isinstance(error, sf.LibsndfileError):
-        message = error.error_string
-    return message.strip().rstrip(".") or type(error).__name__
+def libsndfile_reason(error: Exception) -> str:
+    """The useful part of a libsndfile error: no "Error :" prefix, file name or final period."""
+    message = error.error_string if isinstance(error, sf.LibsndfileError) else str(error)
+    message = message.strip()
+    for prefix in ("Error :", "Error:"):
+        message = message.removeprefix(prefix).strip()
+    return message.rstrip(".") or type(error).__name__
 
 
 def load(path: str | Path, *, sample_rate: int | None = None, mono: bool = True) -> Audio:
@@ -144,7 +145,7 @@ def load(path: str | Path, *, sample_rate: int | None = None, mono: bool = True)
         data, rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
         raise AudioFileError(
-            f"cannot be read as audio ({_libsndfile_reason(error)})", path=path
+            f"cannot be read as audio ({libsndfile_reason(error)})", path=path
         ) from error
     if data.shape[0] == 0:
         raise AudioFileError("contains no audio (0 frames)", path=path)
@@ -271,7 +272,7 @@ def save(
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise AudioFileError(
-            f"cannot write {major}/{subtype} at {rate} Hz ({_libsndfile_reason(error)})", path=path
+            f"cannot write {major}/{subtype} at {rate} Hz ({libsndfile_reason(error)})", path=path
         ) from error
     return path
 

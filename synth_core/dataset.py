@@ -19,6 +19,7 @@ import os
 import re
 import sys
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,7 @@ from synth_core.audio import (
     MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE,
     UNSUPPORTED_AUDIO_SUFFIXES,
+    libsndfile_reason,
     load,
 )
 from synth_core.errors import AudioFileError, DatasetError
@@ -292,9 +294,9 @@ def _inspect(path: Path) -> SoundFile | SkippedFile:
     try:
         handle = sf.SoundFile(os.fsencode(path))  # bytes: any file name, see audio.load
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
-        detail = error.error_string if isinstance(error, sf.LibsndfileError) else str(error)
-        detail = detail.strip().rstrip(".")
-        return SkippedFile(path, f"unreadable: not audio or a damaged header ({detail})")
+        return SkippedFile(
+            path, f"unreadable: not audio or a damaged header ({libsndfile_reason(error)})"
+        )
     with handle:
         rate, channels = int(handle.samplerate), int(handle.channels)
         header_frames = int(handle.frames)
@@ -320,7 +322,7 @@ def _inspect(path: Path) -> SoundFile | SkippedFile:
                 if block.size:
                     peak = max(peak, float(np.abs(block).max()))
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
-            return SkippedFile(path, f"unreadable: damaged audio data ({error})")
+            return SkippedFile(path, f"unreadable: damaged audio data ({libsndfile_reason(error)})")
         format_name, subtype = handle.format, handle.subtype
     if frames == 0:
         return SkippedFile(path, "no audio in it (0 frames decode)")
@@ -691,13 +693,22 @@ def _display(path: Path, folder: Path) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _text_width(text: str) -> int:
+    """Terminal columns ``text`` takes: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _text_width(text))
+
+
 def format_report(report: ScanReport) -> str:
     """The human-readable table ``timbrelab scan`` prints."""
     folder = str(report.folder).encode("utf-8", "backslashreplace").decode("utf-8")
     lines = [f"Folder: {folder}", ""]
     if report.usable:
         names = [_display(item.path, report.folder) for item in report.usable]
-        width = min(60, max(len("File"), *(len(name) for name in names)))
+        width = min(60, max(len("File"), *(_text_width(name) for name in names)))
         lines.append(f"USED ({len(report.usable)})")
         lines.append(
             f"  {'File':<{width}}  {'Length':>8}  {'Rate':>6}  {'Ch':>2}  {'Peak':>7}  Pitch"
@@ -706,17 +717,17 @@ def format_report(report: ScanReport) -> str:
             peak = f"{20 * np.log10(item.peak):.1f}dB" if item.peak else "-"
             pitch = f"{item.pitch:g}" if item.pitch is not None else "-"
             lines.append(
-                f"  {name:<{width}}  {item.duration:>7.3f}s  {item.sample_rate:>6}  "
+                f"  {_pad(name, width)}  {item.duration:>7.3f}s  {item.sample_rate:>6}  "
                 f"{item.channels:>2}  {peak:>7}  {pitch}"
             )
         lines.append("")
     if report.skipped:
         names = [_display(item.path, report.folder) for item in report.skipped]
-        width = min(60, max(len("File"), *(len(name) for name in names)))
+        width = min(60, max(len("File"), *(_text_width(name) for name in names)))
         lines.append(f"SKIPPED ({len(report.skipped)})")
         lines.append(f"  {'File':<{width}}  Reason")
         for name, item in zip(names, report.skipped, strict=True):
-            lines.append(f"  {name:<{width}}  {item.reason}")
+            lines.append(f"  {_pad(name, width)}  {item.reason}")
         lines.append("")
     if not report.usable and not report.skipped:
         lines += ["No audio files found.", ""]
