@@ -579,6 +579,7 @@ def load_clips(
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
     cache: bool = True,
+    estimate_pitch: bool = False,
 ) -> ClipSet:
     """Load a folder of sounds as fixed-length mono clips for training.
 
@@ -600,6 +601,9 @@ def load_clips(
     cache : bool, keyword-only
         Reuse and store prepared clips in the user cache folder, keyed by file content and these
         parameters.
+    estimate_pitch : bool, keyword-only
+        Give clips without a ``__pNNN`` label the pitch a YIN estimate finds
+        (:func:`synth_core.dsp.f0_hz`); sounds with no clear period (noise, most drums) stay NaN.
 
     Returns
     -------
@@ -660,9 +664,18 @@ def load_clips(
             f"{commonest_reason(all_skipped)!r}; run `timbrelab scan` on it for the full list",
             path=report.folder,
         )
+    audio = torch.from_numpy(clips if not failed else clips[: len(used)].copy())
+    pitch = torch.tensor(pitches, dtype=torch.float32)
+    unlabelled = pitch.isnan()
+    if estimate_pitch and bool(unlabelled.any()):
+        from synth_core import dsp
+
+        hz = dsp.f0_hz(audio[unlabelled], int(sample_rate))
+        pitch[unlabelled] = dsp.hz_to_midi(hz).float()
+        log.info("estimated pitch for %d of %d unlabelled clips", int(hz.isfinite().sum()), len(hz))
     return ClipSet(
-        audio=torch.from_numpy(clips if not failed else clips[: len(used)].copy()),
-        pitch=torch.tensor(pitches, dtype=torch.float32),
+        audio=audio,
+        pitch=pitch,
         paths=used,
         sample_rate=int(sample_rate),
         skipped=failed,

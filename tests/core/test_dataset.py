@@ -250,3 +250,18 @@ def test_every_supported_format_depth_layout_and_odd_name_scans_as_usable(tmp_pa
     assert by_name["cut.wav"].frames == 2000
     clips = load_clips(report, sample_rate=16000, seconds=0.1)
     assert len(clips) == len(report.usable) and torch.isfinite(clips.audio).all()
+
+
+def test_unlabelled_pitched_sounds_can_get_an_estimated_pitch(sound_folder, make_sound):
+    rng = np.random.default_rng(3)
+    sf.write(
+        sound_folder / "noise.wav", (0.3 * rng.standard_normal(8000)).astype(np.float32), 16000
+    )
+    clips = load_clips(sound_folder, sample_rate=16000, seconds=0.3, estimate_pitch=True)
+    pitch = {p.name: float(v) for p, v in zip(clips.paths, clips.pitch, strict=True)}
+    assert pitch["pluck__p055.wav"] == 55.0  # a label is kept as it is
+    assert pitch["hit.flac"] == pytest.approx(69 + 12 * math.log2(200 / 440), abs=0.1)
+    assert pitch["wide.wav"] == pytest.approx(69 + 12 * math.log2(300 / 440), abs=0.1)
+    assert math.isnan(pitch["noise.wav"])
+    plain = load_clips(sound_folder, sample_rate=16000, seconds=0.3)
+    assert math.isnan(float(plain.pitch[[p.name for p in plain.paths].index("hit.flac")]))
