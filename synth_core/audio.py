@@ -335,6 +335,11 @@ def loudness(samples: np.ndarray, sample_rate: int) -> float:
     import pyloudnorm
 
     samples = np.asarray(samples, dtype=np.float64)
+    if samples.ndim == 2 and samples.shape[1] > 5:
+        raise AudioFileError(
+            f"loudness of {samples.shape[1]} channels is not defined here (BS.1770 weights cover "
+            "up to 5); downmix to stereo first or use peak normalisation"
+        )
     block = int(np.ceil(_LOUDNESS_BLOCK_S * sample_rate)) + 1
     if samples.shape[0] < block:
         pad = [(0, block - samples.shape[0])] + [(0, 0)] * (samples.ndim - 1)

@@ -184,6 +184,11 @@ def test_loudness_normalise_reaches_the_target_lufs(seconds):
     assert not audio.loudness_normalise(np.zeros(48000), 48000).any()
 
 
+def test_loudness_of_more_than_five_channels_is_refused_clearly():
+    with pytest.raises(AudioFileError, match="loudness of 8 channels is not defined"):
+        audio.loudness_normalise(noise(48000, 8), 48000)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     samples=arrays(
