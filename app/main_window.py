@@ -210,8 +210,11 @@ class MainWindow(QMainWindow):
             toggle.setShortcut(shortcut)
         self.view_menu.addAction(toggle)
         self._panels.append(panel)
-        if self._layout_restored:
-            self.restoreDockWidget(dock)  # a panel added late still gets its saved place
+        # A panel added after restore_layout() still gets its saved place and visibility; one
+        # the saved layout does not know is shown.
+        known = self._layout_restored and dock.objectName() in self.settings.saved_docks
+        if not (known and self.restoreDockWidget(dock)):
+            dock.show()
         return dock
 
     def restore_layout(self) -> None:
@@ -227,6 +230,7 @@ class MainWindow(QMainWindow):
         """Remember the window geometry, docks, toolbars and transport choices."""
         self.settings.window_geometry = self.saveGeometry()
         self.settings.window_state = self.saveState()
+        self.settings.saved_docks = [dock.objectName() for dock in self.findChildren(QDockWidget)]
         self.settings.volume = self.player.volume
         self.settings.loop = self.player.loop
         if self.player.device is not None:

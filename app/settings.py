@@ -66,6 +66,16 @@ class AppSettings:
         self.qsettings.setValue("window/state", value)
 
     @property
+    def saved_docks(self) -> list[str]:
+        """Object names of the docks :attr:`window_state` describes."""
+        value = self.qsettings.value("window/docks", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    @saved_docks.setter
+    def saved_docks(self, names: list[str]) -> None:
+        self.qsettings.setValue("window/docks", list(names))
+
+    @property
     def last_folder(self) -> Path | None:
         """The folder of sounds opened most recently, or ``None``."""
         value = self.qsettings.value("dataset/last_folder", "")

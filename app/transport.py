@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
+from superqt import QElidingLabel
 
 from synth_core.errors import DeviceError
 
@@ -562,25 +563,25 @@ class TransportBar(QWidget):
         self.volume_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.volume_slider.setRange(0, 100)
         self.volume_slider.setValue(round(player.volume * 100))
-        self.volume_slider.setFixedWidth(110)
+        self.volume_slider.setFixedWidth(90)
         self.volume_slider.setToolTip("Volume")
         self.volume_slider.valueChanged.connect(self._set_volume)
         self.level_meter = QProgressBar(self)
         self.level_meter.setObjectName("levelMeter")
         self.level_meter.setRange(0, 1000)
         self.level_meter.setTextVisible(False)
-        self.level_meter.setFixedSize(110, 10)
+        self.level_meter.setFixedSize(80, 10)
         self.level_meter.setToolTip("Output level (peak, -60 to 0 dBFS)")
         self.device_combo = QComboBox(self)
         self.device_combo.setToolTip("Audio output device")
-        self.device_combo.setMinimumContentsLength(16)
+        self.device_combo.setMinimumContentsLength(10)
         self.device_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.device_combo.activated.connect(self._choose_device)
-        self.reason_label = QLabel(self)
+        self.reason_label = QElidingLabel(self)
         self.reason_label.setObjectName("transportReason")
-        self.reason_label.setWordWrap(False)
+        self.reason_label.setMinimumWidth(120)
         self.reason_label.hide()
 
         layout = QHBoxLayout(self)
