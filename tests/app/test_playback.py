@@ -1,0 +1,41 @@
+"""Real playback: the app's Player plays a tone into a PulseAudio null sink; we record it back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support import play_and_record as probe
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_played_tone_arrives_at_the_sound_server_with_its_pitch_and_level(pulse_server, tmp_path):
+    out = tmp_path / "recorded.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.support.play_and_record", str(out)],
+        cwd=REPO,
+        env=pulse_server.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(out.read_text())
+
+    assert result["errors"] == []
+    assert not result["still_playing"]
+    assert result["frequency_hz"] == pytest.approx(probe.FREQUENCY_HZ, abs=1.0)
+    # Volume scales the level: 0.5 x a 0.5 tone (-12 dBFS) within 0.5 dB.
+    expected = probe.VOLUME * probe.AMPLITUDE
+    assert 20 * np.log10(result["amplitude"] / expected) == pytest.approx(0.0, abs=0.5)
+    assert result["loud_seconds"] == pytest.approx(probe.SECONDS, abs=0.1)
+    positions = result["positions"]
+    assert np.all(np.diff(positions) >= 0), "the playhead never runs backwards"
+    assert positions[-1] == pytest.approx(probe.SECONDS, abs=0.2)

@@ -1,0 +1,84 @@
+"""Child process for the playback test: play a tone with the app's Player, record the sink.
+
+Run as ``python -m tests.support.play_and_record OUT.json`` in an environment whose default
+PulseAudio sink is a null sink and default source its monitor (``tests.support.pulse``).
+PortAudio reads that environment when it initialises, which is why this is a separate process.
+Writes what it measured to ``OUT.json``; the test decides what is right.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RATE = 48000
+FREQUENCY_HZ = 1000.0
+AMPLITUDE = 0.5
+VOLUME = 0.5
+SECONDS = 1.5
+
+
+def dominant_frequency(signal: np.ndarray, rate: int) -> float:
+    """Frequency of the strongest FFT peak, Hz, refined by parabolic interpolation of log
+    magnitudes (Smith & Serra, "PARSHL", 1987)."""
+    window = np.hanning(len(signal))
+    spectrum = np.abs(np.fft.rfft(signal * window, n=4 * len(signal)))
+    k = int(np.argmax(spectrum[1:-1])) + 1
+    a, b, c = np.log(spectrum[k - 1 : k + 2] + 1e-12)
+    offset = 0.5 * (a - c) / (a - 2 * b + c)
+    return (k + offset) * rate / (4 * len(signal))
+
+
+def main(out_path: str) -> int:
+    import sounddevice as sd
+
+    from app.transport import Player
+
+    t = np.arange(round(SECONDS * RATE)) / RATE
+    tone = (AMPLITUDE * np.sin(2 * np.pi * FREQUENCY_HZ * t)).astype(np.float32)
+    result: dict[str, object] = {}
+    player = Player()
+    player.volume = VOLUME
+    if player.wait_ready(10.0) != "ready":
+        result["error"] = player.reason
+        Path(out_path).write_text(json.dumps(result))
+        return 3
+    blocks: list[np.ndarray] = []
+    positions: list[float] = []
+    with sd.InputStream(
+        samplerate=RATE,
+        channels=1,
+        dtype="float32",
+        callback=lambda data, frames, when, status: blocks.append(data[:, 0].copy()),
+    ):
+        time.sleep(0.3)
+        player.play(tone, RATE)
+        deadline = time.monotonic() + 10 * SECONDS
+        while player.is_playing and time.monotonic() < deadline:
+            positions.append(player.position_s)
+            time.sleep(0.02)
+        time.sleep(0.3)
+    result["still_playing"] = player.is_playing
+    result["device"] = player.device.name if player.device else None
+    result["errors"] = player.take_errors()
+    player.close()
+
+    recorded = np.concatenate(blocks) if blocks else np.zeros(1, dtype=np.float32)
+    loud = np.flatnonzero(np.abs(recorded) > VOLUME * AMPLITUDE / 4)
+    result["loud_seconds"] = (loud[-1] - loud[0]) / RATE if len(loud) else 0.0
+    if len(loud) > RATE // 2:
+        middle = recorded[loud[0] : loud[-1]]
+        middle = middle[len(middle) // 4 : 3 * len(middle) // 4]  # away from the edges
+        result["frequency_hz"] = dominant_frequency(middle, RATE)
+        result["amplitude"] = float(np.sqrt(2.0) * np.sqrt(np.mean(middle.astype(np.float64) ** 2)))
+    result["positions"] = positions
+    Path(out_path).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1]))
