@@ -54,8 +54,14 @@ MAX_SEED = 2**31 - 1
 DEFAULT_PITCH = 60
 
 
+PITCH_CONTROL = "pitch"
+
+
 def is_pitch_conditioned(model: SoundModel) -> bool:
-    """True when ``generate(pitch=…)`` changes the sound (the model's ``accepts_pitch()``)."""
+    """True when the model plays notes: it has a ``pitch`` slider (physical instruments) or
+    ``generate(pitch=…)`` conditions it (``accepts_pitch()``)."""
+    if any(c.name == PITCH_CONTROL for c in model.controls()):
+        return True
     accepts = getattr(model, "accepts_pitch", None)
     return bool(accepts()) if callable(accepts) else False
 
@@ -275,7 +281,8 @@ class ExplorePanel(QWidget):
         self.pad.set_position(0.0, 0.0)
         pitched = is_pitch_conditioned(model)
         self.pitch_box.setVisible(pitched)
-        self.keyboard.set_note(DEFAULT_PITCH if pitched else None)
+        note = self._values.get(PITCH_CONTROL, DEFAULT_PITCH)
+        self.keyboard.set_note(round(note) if pitched else None)
         self._show_pitch()
         self._set_enabled(True)
         self.request_sound()
@@ -291,8 +298,11 @@ class ExplorePanel(QWidget):
 
     @property
     def pitch(self) -> float | None:
+        """The pitch passed to ``generate`` (MIDI); None when the pitch is a slider or unused."""
         note = self.keyboard.note
-        return None if note is None or self.pitch_box.isHidden() else float(note)
+        if note is None or self.pitch_box.isHidden() or PITCH_CONTROL in self._rows:
+            return None
+        return float(note)
 
     @property
     def last_sound(self) -> tuple[np.ndarray, int] | None:
@@ -309,7 +319,13 @@ class ExplorePanel(QWidget):
         self._values = fill_values(self.model.controls(), values)
         for name, row in self._rows.items():
             row.set_value(self._values[name])
+        self._follow_pitch_slider()
         self.request_sound()
+
+    def _follow_pitch_slider(self) -> None:
+        if PITCH_CONTROL in self._values and not self.pitch_box.isHidden():
+            self.keyboard.set_note(round(self._values[PITCH_CONTROL]))
+            self._show_pitch()
 
     def _change(self, after: Mapping[str, float], text: str) -> None:
         """An undoable change from the current values to ``after``."""
@@ -432,6 +448,8 @@ class ExplorePanel(QWidget):
 
     def _row_changed(self, name: str, value: float) -> None:
         self._values[name] = value
+        if name == PITCH_CONTROL:
+            self._follow_pitch_slider()
         self.request_sound()
 
     def _row_committed(self, name: str, before: float, after: float) -> None:
@@ -479,7 +497,10 @@ class ExplorePanel(QWidget):
 
     def _note_chosen(self, midi: int) -> None:
         self._show_pitch()
-        self.request_sound()
+        if PITCH_CONTROL in self._rows:
+            self._change(dict(self._values, **{PITCH_CONTROL: float(midi)}), "Pitch")
+        else:
+            self.request_sound()
 
     def _show_pitch(self) -> None:
         note = self.keyboard.note

@@ -166,3 +166,25 @@ def test_a_dropped_sound_sets_the_sliders_to_its_latent(panel, tiny_run, tmp_pat
 
 def test_the_keyboard_shows_only_for_pitch_conditioned_models(panel):
     assert panel.pitch_box.isHidden() != is_pitch_conditioned(panel.model)
+
+
+def test_a_physical_instrument_plays_the_note_chosen_on_the_keyboard(qtbot):
+    from synth_core.runs import load_model as load_any
+
+    widget = ExplorePanel()
+    widget.autoplay.setChecked(False)
+    qtbot.addWidget(widget)
+    model = load_any("physical:string")
+    with qtbot.waitSignal(widget.soundGenerated, timeout=WAIT_MS):
+        widget.set_model(model, "physical:string")
+    assert not widget.pitch_box.isHidden()
+    assert widget.keyboard.note == 60
+    with qtbot.waitSignal(widget.soundGenerated, timeout=WAIT_MS) as played:
+        widget.keyboard.set_note(67, emit=True)
+    assert widget.values["pitch"] == 67.0
+    assert widget._rows["pitch"].value == 67.0
+    expected = model.generate(widget.values, n=1, seed=widget.seed)[0].numpy()
+    np.testing.assert_array_equal(played.args[0], expected)
+    widget.undo_action.trigger()
+    assert widget.keyboard.note == 60
+    widget.shutdown()
