@@ -144,10 +144,10 @@ def _find_partials(
     k = settings.n_partials
     bin_hz = settings.sample_rate / settings.n_fft
     db = 10.0 * torch.log10(mean_power + 1e-12)
-    # A peak must stand out from its neighbourhood (median over ±15 bins ≈ ±320 Hz at 44.1 kHz),
+    # A peak must stand out from its neighbourhood (mean dB over ±15 bins ≈ ±320 Hz at 44.1 kHz),
     # so broadband noise hits yield no partials instead of random ringing ones.
-    padded = F.pad(db[None, None], (15, 15), mode="replicate")[0, 0]
-    local = padded.unfold(0, 31, 1).median(dim=-1).values
+    padded = F.pad(db[None, None], (15, 15), mode="replicate")
+    local = F.avg_pool1d(padded, 31, stride=1)[0, 0]
     is_peak = torch.ones_like(db, dtype=torch.bool)
     for shift in (1, 2):
         is_peak &= db >= torch.roll(db, shift)

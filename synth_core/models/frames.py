@@ -223,6 +223,26 @@ class FrameFamily:
         self.settings = config.ddsp_settings
         # Layouts of the training sounds: data-sized, filled by begin() or load_state().
         self.layouts = torch.zeros(0, config.n_partials + 1)
+        # Features of the training sounds by clip index, kept from begin() so learners that step
+        # through batches do not analyse the same audio again (not saved: after a resume, batch
+        # audio is analysed instead).
+        self._cached_features: Tensor | None = None
+
+    def remember_training_set(self, features: Tensor, layouts: Tensor) -> None:
+        """Keep the analysed training set (``[N, T, D]``, ``[N, K + 1]``) for :meth:`batch_frames`."""
+        self._cached_features = features
+        self.layouts = layouts
+
+    def batch_frames(
+        self, audio: Tensor, pitch: Tensor | None, index: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """Features and layouts of a training batch: from the cache by ``index`` when it holds
+        them, else analysed from ``audio``."""
+        cached = self._cached_features
+        if cached is not None and index is not None and int(index.max()) < cached.shape[0]:
+            index = index.cpu()
+            return cached[index], self.layouts[index]
+        return self.analyze(audio, pitch)
 
     @classmethod
     def from_config(cls, config: FrameConfig, **_: Any) -> FrameFamily:
@@ -258,9 +278,20 @@ class FrameFamily:
     def encode(self, audio: Tensor) -> Tensor | None:
         return None
 
-    def reconstruct(self, audio: Tensor) -> Tensor:
-        """Analysis-resynthesis through the frame features (the renderer's own ceiling)."""
-        features, layouts = self.analyze(audio)
+    def fit_length(self, audio: Tensor) -> Tensor:
+        """Audio cut or zero-padded to the model's clip length."""
+        samples = self.config.clip_samples
+        if audio.shape[-1] >= samples:
+            return audio[..., :samples]
+        return torch.nn.functional.pad(audio, (0, samples - audio.shape[-1]))
+
+    def resynthesize(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
+        """The renderer alone: analysis then synthesis, no model (the renderer's ceiling)."""
+        features, layouts = self.analyze(audio, pitch)
         return self.render(
             features, layouts, generator=torch.Generator().manual_seed(0), samples=audio.shape[-1]
         )
+
+    def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
+        """Analysis-resynthesis through the frame features; families that compress override it."""
+        return self.resynthesize(audio, pitch=pitch)

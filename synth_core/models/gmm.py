@@ -269,20 +269,16 @@ class GMMModel(FrameFamily):
     def encode(self, audio: Tensor) -> Tensor:
         """PCA coordinates ``[n, dims]`` of each sound's frame features."""
         self._require_layouts()
-        features, _ = self.analyze(self._fit_length(audio))
+        features, _ = self.analyze(self.fit_length(audio))
         return (features.flatten(1) - self.pca_mean) @ self.pca_axes.T
 
-    def reconstruct(self, audio: Tensor) -> Tensor:
+    def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
         """Project each sound on the model's principal axes and render it with its own partials."""
         self._require_layouts()
-        fitted = self._fit_length(audio)
-        features, layouts = self.analyze(fitted)
+        features, layouts = self.analyze(self.fit_length(audio), pitch)
         codes = (features.flatten(1) - self.pca_mean) @ self.pca_axes.T
         out = self._render_codes(codes, layouts, torch.Generator().manual_seed(0))
         return _match_length(out, audio.shape[-1])
-
-    def _fit_length(self, audio: Tensor) -> Tensor:
-        return _match_length(audio, self.config.clip_samples)
 
 
 def _match_length(audio: Tensor, samples: int) -> Tensor:

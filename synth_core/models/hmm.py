@@ -427,14 +427,10 @@ class HMMModel(FrameFamily):
             picks.append(int(members[torch.randint(members.numel(), (1,), generator=generator)]))
         return self.layouts[torch.tensor(picks)]
 
-    def reconstruct(self, audio: Tensor) -> Tensor:
+    def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
         """Project each frame on the model's principal axes and render with its own partials."""
         self._require_layouts()
-        samples = self.config.clip_samples
-        fitted = audio[..., :samples]
-        if fitted.shape[-1] < samples:
-            fitted = torch.nn.functional.pad(fitted, (0, samples - fitted.shape[-1]))
-        features, layouts = self.analyze(fitted)
+        features, layouts = self.analyze(self.fit_length(audio), pitch)
         static = (features - self.frame_mean) @ self.frame_axes.T
         rebuilt = self.render(
             self.frame_mean + static @ self.frame_axes,

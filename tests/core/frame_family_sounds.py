@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -40,3 +42,15 @@ def tiny_clip_set(*, n: int = 12, sample_rate: int = 16000, seconds: float = 0.2
         paths=[Path(f"clip{i:02d}.wav") for i in range(n)],
         sample_rate=sample_rate,
     )
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Train tiny models on one thread: with small matrices and a busy machine, extra OpenMP
+    threads only wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

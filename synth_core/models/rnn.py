@@ -1,0 +1,359 @@
+"""``rnn``: an autoregressive GRU over compact frames — sounds of any length.
+
+Each training sound is analysed into DDSP frame features (partial and noise-band levels, see
+:mod:`synth_core.models.frames`), standardised per dimension, and grouped ``group`` frames to a
+step (4 × 5.8 ms ≈ 23 ms at the defaults) so the recurrence runs 43 steps per second of sound. A
+GRU reads the previous step and a conditioning vector (pitch, loudness, partial layout) and predicts
+a diagonal Gaussian over the next step; it learns by teacher forcing, minimising that Gaussian's
+negative log-likelihood of the true next step (as in SampleRNN/DDSP-style frame models).
+
+Generation samples step after step — for as many seconds as asked (``seconds=``) — at a chosen
+temperature, and renders with the partial layout of a training sound picked by the seed, or of a
+*primer*: a recording whose first ``primer_seconds`` the model continues.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from synth_core import dsp
+from synth_core.errors import ModelConfigError
+from synth_core.models import Family, register
+from synth_core.models.base import Batch, Control, resolve_values, seeded_generator
+from synth_core.models.frames import FrameConfig, FrameFamily, transpose
+
+logger = logging.getLogger(__name__)
+
+LOG_STD_RANGE = (-4.0, 1.5)
+MAX_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class RNNConfig(FrameConfig):
+    """group : frames per recurrent step. hidden : GRU width. layers : stacked GRUs.
+    learning_rate : Adam step size. batch_size : sounds per step. input_noise : σ of the noise
+    added to teacher-forced inputs (in standard deviations), so the model learns to recover from
+    its own small mistakes when it runs free."""
+
+    group: int = 4
+    hidden: int = 256
+    layers: int = 1
+    learning_rate: float = 2e-3
+    batch_size: int = 16
+    input_noise: float = 0.1
+
+    def validate(self) -> None:
+        super().validate()
+        if not 1 <= int(self.group) <= 16:
+            raise ModelConfigError(f"group {self.group} is outside 1–16 frames")
+        if not 16 <= int(self.hidden) <= 2048:
+            raise ModelConfigError(f"hidden {self.hidden} is outside 16–2048")
+        if not 1 <= int(self.layers) <= 4:
+            raise ModelConfigError(f"layers {self.layers} is outside 1–4")
+        if not 0 < float(self.learning_rate) <= 0.1:
+            raise ModelConfigError(f"learning_rate {self.learning_rate} is outside (0, 0.1]")
+        if not 1 <= int(self.batch_size) <= 1024:
+            raise ModelConfigError(f"batch_size {self.batch_size} is outside 1–1024")
+        if not 0 <= float(self.input_noise) <= 1:
+            raise ModelConfigError(f"input_noise {self.input_noise} is outside 0–1")
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"hidden": 128, "group": 4},
+    "better": {"hidden": 384, "layers": 2},
+}
+
+
+def _pitch_feature(log2_f0: Tensor) -> Tensor:
+    return (log2_f0 - math.log2(261.63)) / 2.0  # octaves from middle C, halved
+
+
+def _loudness_feature(db: Tensor) -> Tensor:
+    return (db + 20.0) / 10.0
+
+
+class RNNModel(FrameFamily, nn.Module):
+    """GRU next-step model over grouped DDSP frame features."""
+
+    family = "rnn"
+    config_class = RNNConfig
+    PRESETS = PRESETS
+
+    def __init__(self, config: RNNConfig) -> None:
+        nn.Module.__init__(self)
+        FrameFamily.__init__(self, config)
+        self.config: RNNConfig = config
+        d, g, k = config.feature_dim, int(config.group), int(config.n_partials)
+        self.step_dim = d * g
+        self.cond_dim = 2 + k
+        self.gru = nn.GRU(
+            self.step_dim + self.cond_dim, int(config.hidden), int(config.layers), batch_first=True
+        )
+        self.head = nn.Linear(int(config.hidden), 2 * self.step_dim)
+        self.register_buffer("feature_mean", torch.zeros(d))
+        self.register_buffer("feature_std", torch.ones(d))
+        self.register_buffer("loudness_db", torch.zeros(0))  # per training sound
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=float(config.learning_rate))
+        self.primer: Tensor | None = None
+
+    # features ------------------------------------------------------------------------------
+
+    def _standardise(self, features: Tensor) -> Tensor:
+        return (features - self.feature_mean) / self.feature_std
+
+    def _to_steps(self, features: Tensor) -> Tensor:
+        """``[B, T, D]`` standardised frames → ``[B, ceil(T / G), G·D]`` steps."""
+        b, t, d = features.shape
+        g = int(self.config.group)
+        pad = (-t) % g
+        if pad:
+            features = torch.cat([features, features[:, -1:].expand(b, pad, d)], dim=1)
+        return features.reshape(b, -1, g * d)
+
+    def _from_steps(self, steps: Tensor, frames: int) -> Tensor:
+        b = steps.shape[0]
+        return steps.reshape(b, -1, self.config.feature_dim)[:, :frames]
+
+    def _condition(self, layouts: Tensor, loudness_db: Tensor) -> Tensor:
+        return torch.cat(
+            [
+                _pitch_feature(layouts[:, :1]),
+                _loudness_feature(loudness_db[:, None]),
+                layouts[:, 1:] / 4.0,
+            ],
+            dim=1,
+        )
+
+    def _prepare(
+        self, audio: Tensor, pitch: Tensor | None, index: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Audio → (standardised steps, conditioning, layouts), all on the model's device."""
+        features, layouts = self.batch_frames(audio, pitch, index)
+        loudness = dsp.loudness_db(audio.detach().cpu().float())
+        device = self.feature_mean.device
+        steps = self._to_steps(self._standardise(features.to(device)))
+        return steps, self._condition(layouts.to(device), loudness.to(device)), layouts
+
+    # learning ------------------------------------------------------------------------------
+
+    def begin(self, clips: Any) -> None:
+        """Feature statistics and the partial layouts of the training sounds."""
+        self._fit_statistics(clips.audio, clips.pitch)
+
+    def _fit_statistics(self, audio: Tensor, pitch: Tensor | None) -> None:
+        features, layouts = self.analyze(audio, pitch)
+        self.remember_training_set(features, layouts)
+        flat = features.reshape(-1, features.shape[-1])
+        self.feature_mean = flat.mean(dim=0).to(self.feature_mean.device)
+        self.feature_std = flat.std(dim=0).clamp_min(0.05).to(self.feature_std.device)
+        self.loudness_db = dsp.loudness_db(audio.detach().cpu().float()).to(
+            self.feature_mean.device
+        )
+
+    def _nll(self, steps: Tensor, condition: Tensor, *, noise: float) -> Tensor:
+        inputs = torch.cat([torch.zeros_like(steps[:, :1]), steps[:, :-1]], dim=1)
+        if noise > 0:
+            inputs = inputs + noise * torch.randn_like(inputs)
+        conditioned = torch.cat(
+            [inputs, condition[:, None, :].expand(-1, inputs.shape[1], -1)], dim=2
+        )
+        hidden, _ = self.gru(conditioned)
+        mean, log_std = self.head(hidden).chunk(2, dim=-1)
+        log_std = log_std.clamp(*LOG_STD_RANGE)
+        # Gaussian negative log-likelihood per dimension, constant 0.5 log 2π left out.
+        return (0.5 * ((steps - mean) * torch.exp(-log_std)).square() + log_std).mean()
+
+    def step(self, batch: Batch) -> dict[str, float]:
+        """One Adam step of teacher-forced next-step likelihood on ``batch``."""
+        if self.layouts.shape[0] == 0:
+            self._fit_statistics(batch.audio, batch.pitch)
+        steps, condition, _ = self._prepare(batch.audio, batch.pitch, batch.index)
+        self.train()
+        loss = self._nll(steps, condition, noise=float(self.config.input_noise))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = nn.utils.clip_grad_norm_(self.parameters(), 1.0)
+        self.optimizer.step()
+        return {"nll": float(loss.detach()), "grad_norm": float(norm)}
+
+    def validate(self, batch: Batch) -> dict[str, float]:
+        steps, condition, _ = self._prepare(batch.audio, batch.pitch)
+        with torch.no_grad():
+            return {"nll": float(self._nll(steps, condition, noise=0.0))}
+
+    def state(self) -> dict[str, Tensor]:
+        return dict(self.state_dict()) | {"layouts": self.layouts}
+
+    def load_state(self, state: Mapping[str, Tensor]) -> None:
+        if "layouts" not in state:
+            raise ModelConfigError("rnn state lacks layouts")
+        weights = {k: v for k, v in state.items() if k != "layouts"}
+        self.loudness_db = weights["loudness_db"].clone()  # data-sized: re-allocated
+        self.load_state_dict(weights)
+        self.layouts = state["layouts"].clone()
+
+    # playing -------------------------------------------------------------------------------
+
+    def set_primer(self, audio: Tensor | None) -> None:
+        """Audio ``[samples]`` at ``sample_rate`` that generation continues (None: no primer)."""
+        if audio is not None and (audio.ndim != 1 or audio.shape[0] < self.config.hop):
+            raise ModelConfigError(
+                f"a primer must be mono audio [samples] of at least {self.config.hop} samples"
+            )
+        self.primer = None if audio is None else audio.detach().float().cpu()
+
+    def controls(self) -> list[Control]:
+        typical = float(self.loudness_db.median()) if self.loudness_db.numel() else -20.0
+        typical = min(max(typical, -60.0), 0.0)
+        return [
+            Control(
+                "temperature",
+                "Temperature",
+                0.0,
+                1.5,
+                0.7,
+                help="0 plays the most likely sound; higher values take more chances each step",
+            ),
+            Control(
+                "loudness",
+                "Loudness",
+                -60.0,
+                0.0,
+                round(typical, 1),
+                "dB",
+                help="Asks for a sound as loud as this (loudest 100 ms, dBFS)",
+            ),
+            Control(
+                "primer_seconds",
+                "Primer length",
+                0.0,
+                MAX_SECONDS,
+                0.0,
+                "s",
+                help="How much of the primer recording (if one is set) to continue from",
+            ),
+        ]
+
+    @torch.no_grad()
+    def generate(
+        self,
+        values: Mapping[str, float] | None = None,
+        *,
+        n: int = 1,
+        seed: int | None = None,
+        pitch: float | None = None,
+        seconds: float | None = None,
+        primer: Tensor | None = None,
+    ) -> Tensor:
+        """Sample ``n`` sounds of ``seconds`` (default: the clip length), ``[n, samples]``.
+
+        ``primer`` (audio ``[samples]``) overrides :meth:`set_primer` for this call.
+        """
+        self._require_layouts()
+        values = resolve_values(self.controls(), values)
+        seconds = float(self.config.clip_seconds if seconds is None else seconds)
+        if not 0.05 <= seconds <= MAX_SECONDS:
+            raise ModelConfigError(f"seconds {seconds} is outside 0.05–{MAX_SECONDS:g} s")
+        if primer is not None:
+            self.set_primer(primer)
+        generator = seeded_generator(seed)
+        samples = int(round(seconds * self.sample_rate))
+        frames = self.settings.n_frames(samples)
+        g = int(self.config.group)
+        n_steps = -(-frames // g)
+        prefix, layouts = self._primer_steps(values, int(n), generator)
+        layouts = transpose(layouts, pitch)
+        loudness = torch.full((int(n),), float(values["loudness"]))
+        device = self.feature_mean.device
+        condition = self._condition(layouts.to(device), loudness.to(device))
+        was_training = self.training
+        self.eval()
+        steps = self._sample(condition, prefix, n_steps, float(values["temperature"]), generator)
+        self.train(was_training)
+        features = self._from_steps(steps, frames) * self.feature_std + self.feature_mean
+        return self.render(features, layouts, generator=generator, samples=samples)
+
+    def _primer_steps(
+        self, values: Mapping[str, float], n: int, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        keep = float(values["primer_seconds"])
+        if self.primer is None or keep <= 0:
+            picks = torch.randint(self.layouts.shape[0], (n,), generator=generator)
+            return torch.zeros(n, 0, self.step_dim), self.layouts[picks]
+        audio = self.primer[: max(self.config.hop, int(keep * self.sample_rate))]
+        steps, _, layouts = self._prepare(audio[None], None)
+        # Whole steps only, so the continuation starts on a step boundary.
+        whole = max(1, (audio.shape[0] // self.config.hop) // int(self.config.group))
+        return steps[:, :whole].expand(n, -1, -1).cpu(), layouts.expand(n, -1)
+
+    def _sample(
+        self,
+        condition: Tensor,
+        prefix: Tensor,
+        n_steps: int,
+        temperature: float,
+        generator: torch.Generator,
+    ) -> Tensor:
+        """Run the GRU free for ``n_steps`` steps (teacher-forced through ``prefix``).
+
+        The cells are unrolled by hand (same equations as ``torch.nn.GRU``) with the constant
+        conditioning folded into the input bias: one call of ``nn.GRU`` per step costs several
+        times more than the arithmetic at batch 1.
+        """
+        n = condition.shape[0]
+        device = condition.device
+        noise = torch.randn(n, n_steps, self.step_dim, generator=generator).to(device)
+        layers = []
+        for layer in range(int(self.config.layers)):
+            w_ih = getattr(self.gru, f"weight_ih_l{layer}")
+            w_hh = getattr(self.gru, f"weight_hh_l{layer}")
+            b_ih = getattr(self.gru, f"bias_ih_l{layer}")
+            b_hh = getattr(self.gru, f"bias_hh_l{layer}")
+            if layer == 0:
+                b_ih = b_ih + condition @ w_ih[:, self.step_dim :].T  # [n, 3H]
+                w_ih = w_ih[:, : self.step_dim]
+            layers.append((w_ih.T.contiguous(), w_hh.T.contiguous(), b_ih, b_hh))
+        hidden = [torch.zeros(n, int(self.config.hidden), device=device) for _ in layers]
+        head_w, head_b = self.head.weight.T.contiguous(), self.head.bias
+        previous = torch.zeros(n, self.step_dim, device=device)
+        known = prefix.to(device)
+        outputs = []
+        for u in range(n_steps):
+            x = previous
+            for i, (w_ih, w_hh, b_ih, b_hh) in enumerate(layers):
+                gi = torch.addmm(b_ih, x, w_ih)
+                gh = torch.addmm(b_hh, hidden[i], w_hh)
+                i_r, i_z, i_n = gi.chunk(3, dim=1)
+                h_r, h_z, h_n = gh.chunk(3, dim=1)
+                reset = torch.sigmoid(i_r + h_r)
+                update = torch.sigmoid(i_z + h_z)
+                candidate = torch.tanh(i_n + reset * h_n)
+                hidden[i] = candidate + update * (hidden[i] - candidate)
+                x = hidden[i]
+            if u < known.shape[1]:
+                current = known[:, u]
+            else:
+                mean, log_std = torch.addmm(head_b, x, head_w).chunk(2, dim=1)
+                spread = torch.exp(log_std.clamp(*LOG_STD_RANGE))
+                current = torch.addcmul(mean, spread, noise[:, u], value=temperature)
+            outputs.append(current)
+            previous = current
+        return torch.stack(outputs, dim=1)
+
+
+register(
+    Family(
+        name="rnn",
+        title="Recurrent network",
+        summary="A GRU that writes a sound frame by frame, for any length",
+        good_for="Textures, drones and evolving sounds; continuing a recording you give it",
+        model_class=RNNModel,
+    )
+)
