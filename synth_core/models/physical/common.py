@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import scipy.fft
 import torch
 from torch import Tensor
 
@@ -128,22 +129,38 @@ class Grid:
     log_r: float
     zinv: Tensor
     omega: Tensor
+    roots: Tensor  # e^(-2 pi j m / size) for m in 0..size-1
 
-    def delay(self, samples: Tensor) -> Tensor:
-        """z^-d on the grid for a ``[batch]`` tensor of (fractional) delays: ``[batch, bins]``."""
-        exponent = torch.complex(
-            -samples[:, None] * self.log_r, -samples[:, None] * self.omega[None, :]
-        )
-        return torch.exp(exponent)
+    def delay(self, whole: Tensor) -> Tensor:
+        """z^-N on the grid for a ``[batch]`` tensor of whole-sample delays: ``[batch, bins]``.
+
+        On an FFT grid e^(-jwN) is a root of unity, so it is looked up rather than computed.
+        Only whole delays are offered: an ideal fractional delay here would be non-causal and
+        its sinc tails, wrapped round the FFT buffer, get amplified by the weighting.
+        """
+        n = whole.detach().long()
+        k = torch.arange(self.omega.shape[0])
+        phase = self.roots[(k[None, :] * n[:, None]) % self.size]
+        return phase * torch.exp(-self.log_r * whole)[:, None]
 
     def weight(self, signal: Tensor) -> Tensor:
         """Spectrum of ``signal`` ``[batch, n]`` weighted by r^-n."""
         n = torch.arange(signal.shape[-1], dtype=torch.float64)
-        return torch.fft.rfft(signal * torch.exp(-self.log_r * n), n=self.size)
+        weighted = signal * torch.exp(-self.log_r * n)
+        if weighted.requires_grad:
+            return torch.fft.rfft(weighted, n=self.size)
+        return torch.from_numpy(scipy.fft.rfft(weighted.numpy(), n=self.size))
 
     def unweight(self, spectrum: Tensor) -> Tensor:
         """Time signal ``[batch, samples]`` from a weighted spectrum."""
-        signal = torch.fft.irfft(spectrum, n=self.size)[..., : self.samples]
+        # Single-threaded, scipy's pocketfft is several times faster than torch's CPU FFT here;
+        # torch is only needed when gradients flow (sound matching).
+        if spectrum.requires_grad:
+            signal = torch.fft.irfft(spectrum, n=self.size)[..., : self.samples]
+        else:
+            signal = torch.from_numpy(
+                scipy.fft.irfft(spectrum.numpy(), n=self.size)[..., : self.samples]
+            )
         n = torch.arange(self.samples, dtype=torch.float64)
         return signal * torch.exp(self.log_r * n)
 
@@ -166,7 +183,9 @@ def grid(samples: int, excitation: int) -> Grid:
         log_r = math.log(_WEIGHT_RANGE) / samples
         omega = torch.arange(size // 2 + 1, dtype=torch.float64) * (2.0 * math.pi / size)
         zinv = torch.exp(torch.complex(torch.full_like(omega, -log_r), -omega))
-        cached = Grid(size, samples, log_r, zinv, omega)
+        angle = torch.arange(size, dtype=torch.float64) * (-2.0 * math.pi / size)
+        roots = torch.polar(torch.ones_like(angle), angle)
+        cached = Grid(size, samples, log_r, zinv, omega, roots)
         if len(_GRIDS) > 16:
             _GRIDS.clear()
         _GRIDS[key] = cached

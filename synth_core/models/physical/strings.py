@@ -28,7 +28,7 @@ from synth_core.models.physical.common import (
     tuned_allpass,
 )
 
-DISPERSION_SECTIONS = 4
+DISPERSION_SECTIONS = 4  # written out as two squarings below
 # Largest loop gain allowed at any frequency, so the loop stays stable with margin.
 MAX_LOOP_GAIN = 0.99995
 
@@ -114,12 +114,16 @@ def render_string(
     g = grid(samples, excitation.shape[-1])
     z = g.zinv[None, :]
 
-    a_ = a[:, None]
+    # H = 1 / (1 - g L D^4 F z^-N) with the allpasses as num/den, over one common denominator
+    # so the whole loop costs a single complex division per bin.
+    a_, c_d, c_f = a[:, None], c_disp[:, None], c_frac[:, None]
     brightness_filter = a_ + (1.0 - 2.0 * a_) * z + a_ * z * z
-    dispersion = ((c_disp[:, None] + z) / (1.0 + c_disp[:, None] * z)) ** DISPERSION_SECTIONS
-    fraction = (c_frac[:, None] + z) / (1.0 + c_frac[:, None] * z)
-    loop = gain[:, None] * brightness_filter * dispersion * fraction * g.delay(whole)
-    spectrum = g.weight(excitation) * dc_blocker(z) / (1.0 - loop)
+    disp_num, disp_den = (c_d + z) ** 2, (1.0 + c_d * z) ** 2
+    disp_num, disp_den = disp_num * disp_num, disp_den * disp_den
+    denominator = disp_den * (1.0 + c_f * z)
+    numerator = gain[:, None] * brightness_filter * disp_num * (c_f + z) * g.delay(whole)
+    response = denominator / (denominator - numerator)
+    spectrum = g.weight(excitation) * dc_blocker(z) * response
     return g.unweight(spectrum)
 
 

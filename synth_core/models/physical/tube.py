@@ -112,10 +112,11 @@ def render_tube(
 
     g = grid(samples, 0)
     z = g.zinv[None, :]
-    bell = (1.0 - q)[:, None] / (1.0 - q[:, None] * z)
-    fraction = (c_frac[:, None] + z) / (1.0 + c_frac[:, None] * z)
-    loop = -gain[:, None] * bell * fraction * g.delay(whole)
-    spectrum = g.weight(excitation) * dc_blocker(z) / (1.0 - loop)
+    # H = 1 / (1 + g B F z^-N), bell B and fraction F as num/den over one denominator.
+    q_, c_f = q[:, None], c_frac[:, None]
+    denominator = (1.0 - q_ * z) * (1.0 + c_f * z)
+    numerator = (gain[:, None] * (1.0 - q_)) * (c_f + z) * g.delay(whole)
+    spectrum = g.weight(excitation) * dc_blocker(z) * denominator / (denominator + numerator)
     return g.unweight(spectrum)
 
 
