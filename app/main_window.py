@@ -222,8 +222,9 @@ class MainWindow(QMainWindow):
         geometry, state = self.settings.window_geometry, self.settings.window_state
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if state is not None and not self.restoreState(state):
-            log.info("saved window layout not usable; using the default")
+        if state is None or not self.restoreState(state):
+            # First run: wide enough for every column of the Sounds table.
+            self.resizeDocks([self.dataset_dock], [440], Qt.Orientation.Horizontal)
         self._layout_restored = True
 
     def save_layout(self) -> None:

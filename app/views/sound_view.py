@@ -75,6 +75,7 @@ class SoundView(QWidget):
 
         self.title_label = QLabel("No sound", self)
         self.title_label.setObjectName("soundTitle")
+        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.graphics.setBackground(style.PLOT_BACKGROUND)
         self.graphics.ci.setSpacing(2)
@@ -118,7 +119,12 @@ class SoundView(QWidget):
         self.overview_plot.setYRange(-1.0, 1.0, padding=0.05)
         self.overview_plot.getAxis("left").setTicks([[]])
         self.overview_plot.getAxis("bottom").setStyle(showValues=False)
-        self.region = pg.LinearRegionItem(values=(0.0, 1.0), brush=style.REGION_BRUSH)
+        self.region = pg.LinearRegionItem(
+            values=(0.0, 1.0),
+            brush=style.REGION_BRUSH,
+            pen=pg.mkPen(style.REGION_EDGE, width=2),
+            hoverPen=pg.mkPen(style.REGION_EDGE_HOVER, width=3),
+        )
         self.region.setToolTip("Drag to move the zoomed span; drag an edge to zoom")
         self.region.setZValue(10)
         self.overview_plot.addItem(self.region)

@@ -10,6 +10,7 @@ import os
 import select
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 
 
@@ -93,11 +94,20 @@ def start_xvfb(
         )
     finally:
         os.close(write_fd)
+    # Xvfb writes the number, then a newline in a second write, and dies if the pipe is closed
+    # in between: read up to the newline.
+    received = b""
+    deadline = time.monotonic() + timeout_s
     try:
-        ready, _, _ = select.select([read_fd], [], [], timeout_s)
-        number = os.read(read_fd, 64).decode().strip() if ready else ""
+        while not received.endswith(b"\n"):
+            ready, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(read_fd, 64) if ready else b""
+            if not chunk:
+                break
+            received += chunk
     finally:
         os.close(read_fd)
+    number = received.decode().strip() if received.endswith(b"\n") else ""
     if not number:
         process.kill()
         process.wait()
