@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", default=[], metavar="NAME=VALUE", help="config override"
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--checkpoint-every", type=float, default=60.0, metavar="S", help="seconds between saves"
+    )
 
     p = sub.add_parser("generate", help="render sounds from a model")
     p.add_argument("run", help="run directory, starter model name, or physical:INSTRUMENT")

@@ -865,6 +865,7 @@ def _train(args: argparse.Namespace, jsonl: _JsonLines | None) -> int:
             seed=args.seed,
             data_folder=str(Path(args.data).resolve()),
             preview_every_s=30.0 if jsonl is not None else 0.0,
+            checkpoint_every_s=args.checkpoint_every,
         )
         if args.resume:
             trainer.restore(run_dir)

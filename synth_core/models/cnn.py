@@ -13,7 +13,7 @@ from synth_core.models import Family, register
 from synth_core.models.spectral import SpectralAutoencoder, SpectralConfig
 
 PRESETS: dict[str, dict] = {
-    "quick": {"channels": 128, "latent_dim": 16},
+    "quick": {"channels": 64, "latent_dim": 16},
     "better": {"channels": 256, "latent_dim": 32},
 }
 

@@ -48,7 +48,7 @@ class SpectralConfig(ModelConfig):
     n_fft: int = 1024
     hop: int = 256
     latent_dim: int = 32
-    channels: int = 256
+    channels: int = 128
     batch_size: int = 16
     learning_rate: float = 1e-3
     pitch_conditioning: bool = True

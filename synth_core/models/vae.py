@@ -43,7 +43,7 @@ class VAEConfig(SpectralConfig):
 
 
 PRESETS: dict[str, dict] = {
-    "quick": {"channels": 128, "latent_dim": 16},
+    "quick": {"channels": 64, "latent_dim": 16},
     "better": {"channels": 256, "latent_dim": 32},
 }
 
