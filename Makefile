@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # on a machine with an NVIDIA driver the same pin brings the CUDA build.
 TORCH_VERSION := 2.13.0
 
-APT_PACKAGES := libsndfile1 libportaudio2 pulseaudio pulseaudio-utils \
+APT_PACKAGES := libsndfile1 libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins \
 	libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 \
 	xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
 	libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
