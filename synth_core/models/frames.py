@@ -35,6 +35,8 @@ DB_FLOOR = 20.0 * math.log10(ddsp.AMPLITUDE_FLOOR)  # −100 dB
 DB_CENTRE = -60.0
 DB_SCALE = 30.0
 ANALYSIS_BATCH = 32
+#: An axis is named after a descriptor only when they correlate at least this much.
+NAMED_BELOW_R = 0.3
 
 
 @dataclass(frozen=True)

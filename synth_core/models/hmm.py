@@ -30,7 +30,15 @@ from synth_core import dsp
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
 from synth_core.models.base import Batch, Control, resolve_values, seeded_generator
-from synth_core.models.frames import FrameConfig, FrameFamily, kmeans, name_axes, pca, transpose
+from synth_core.models.frames import (
+    NAMED_BELOW_R,
+    FrameConfig,
+    FrameFamily,
+    kmeans,
+    name_axes,
+    pca,
+    transpose,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -360,7 +368,7 @@ class HMMModel(FrameFamily):
 
     def _axis_label(self, j: int) -> str:
         descriptor, r = self.axis_names[j].tolist()
-        if r == 0:
+        if abs(r) < NAMED_BELOW_R:
             return ""
         return f"≈ {dsp.DESCRIPTOR_NAMES[int(descriptor)]} (r = {r:+.2f})"
 
