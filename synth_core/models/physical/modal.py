@@ -94,9 +94,10 @@ def free_bar_shape(position: Tensor, betas: tuple[float, ...]) -> Tensor:
 
 
 def mallet_weight(freq: Tensor, hardness: Tensor) -> Tensor:
-    """Spectrum of a mallet of contact bandwidth 300 Hz (soft) to 18 kHz (hard), Gaussian."""
+    """Spectrum of a mallet of contact bandwidth 300 Hz (soft) to 18 kHz (hard), Gaussian,
+    relative to the first mode (so a soft mallet on a high note is quiet but never zero)."""
     corner = 300.0 * torch.pow(60.0, hardness)[:, None]
-    return torch.exp(-((freq / corner) ** 2))
+    return torch.exp(-(freq**2 - freq[:, :1] ** 2) / corner**2)
 
 
 def modal_sum(
