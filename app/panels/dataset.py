@@ -12,16 +12,7 @@ import logging
 from pathlib import Path
 
 import qtawesome as qta
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QItemSelection,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import QItemSelection, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -32,128 +23,18 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QTableView,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 from superqt import QCollapsible, QElidingLabel
 
+from app.panels.dataset_models import SkippedFileTableModel, SoundFileTableModel, format_duration
 from app.workers import BackgroundTask, LatestOnlyWorker
 from synth_core.audio import Audio, load
 from synth_core.dataset import ScanReport, SoundFile, scan
 from synth_core.errors import TimbreLabError
 
 log = logging.getLogger(__name__)
-
-NOTE_NAMES = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
-COLUMNS = ("Name", "Duration", "Rate", "Ch", "Pitch")
-SORT_ROLE = Qt.ItemDataRole.UserRole
-PATH_ROLE = Qt.ItemDataRole.UserRole + 1
-
-Index = QModelIndex | QPersistentModelIndex
-
-
-def note_name(midi: float) -> str:
-    """``69.0`` → ``"A4"``; a pitch between notes gets its offset in cents (``"A4 +20¢"``)."""
-    nearest = round(midi)
-    cents = round((midi - nearest) * 100)
-    name = f"{NOTE_NAMES[nearest % 12]}{nearest // 12 - 1}"
-    return f"{name} {cents:+d}¢" if cents else name
-
-
-def format_duration(seconds: float) -> str:
-    """``0.532`` → ``"0.53 s"``, ``75`` → ``"1:15.0"``."""
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}:{rest:04.1f}"
-
-
-class SoundFileTableModel(QAbstractTableModel):
-    """The usable files of a scan, one row each: name, duration, rate, channels, pitch."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._files: list[SoundFile] = []
-        self._folder = Path()
-
-    def set_files(self, folder: Path, files: list[SoundFile]) -> None:
-        """Show ``files``, named relative to ``folder``."""
-        self.beginResetModel()
-        self._folder = folder
-        self._files = list(files)
-        self.endResetModel()
-
-    def file_at(self, row: int) -> SoundFile:
-        """The file in model row ``row``."""
-        return self._files[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
-        return 0 if parent.isValid() else len(self._files)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return (
-                "File name (relative to the folder)",
-                "Length",
-                "Sample rate, Hz",
-                "Channels",
-                "Pitch from a name__pNNN file name (MIDI note)",
-            )[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid():
-            return None
-        item = self._files[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(item, column)
-        if role == SORT_ROLE:
-            return self._sort_value(item, column)
-        if role == PATH_ROLE:
-            return str(item.path)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{item.path}\n{item.format} {item.subtype}, {item.frames} frames"
-        if role == Qt.ItemDataRole.TextAlignmentRole and column > 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def _name(self, item: SoundFile) -> str:
-        try:
-            return item.path.relative_to(self._folder).as_posix()
-        except ValueError:
-            return item.path.name
-
-    def _display(self, item: SoundFile, column: int) -> str:
-        if column == 0:
-            return self._name(item)
-        if column == 1:
-            return format_duration(item.duration)
-        if column == 2:
-            return f"{item.sample_rate}"
-        if column == 3:
-            return f"{item.channels}"
-        return note_name(item.pitch) if item.pitch is not None else "—"
-
-    def _sort_value(self, item: SoundFile, column: int) -> object:
-        if column == 0:
-            return self._name(item).casefold()
-        if column == 1:
-            return item.duration
-        if column == 2:
-            return item.sample_rate
-        if column == 3:
-            return item.channels
-        return item.pitch if item.pitch is not None else -1.0
 
 
 class DatasetPanel(QWidget):
@@ -210,40 +91,45 @@ class DatasetPanel(QWidget):
         self.filter_edit.setToolTip("Show only files whose name contains this text")
 
         self.model = SoundFileTableModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setFilterKeyColumn(0)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter_edit.textChanged.connect(self.model.set_filter)
         self.table = QTableView(self)
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setToolTip("Click a sound, or move with the arrow keys, to see and hear it")
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
-
-        self.skipped_tree = QTreeWidget(self)
-        self.skipped_tree.setColumnCount(2)
-        self.skipped_tree.setHeaderLabels(["File", "Why it is skipped"])
-        self.skipped_tree.setRootIsDecorated(False)
-        self.skipped_tree.setAlternatingRowColors(True)
-        self.skipped_tree.setMinimumHeight(120)
-        self.skipped_tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.skipped_model = SkippedFileTableModel(self)
+        self.skipped_table = QTableView(self)
+        self.skipped_table.setModel(self.skipped_model)
+        self.skipped_table.setMinimumHeight(120)
+        self.skipped_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        widths = (None, "00:00.0 s", "192000", "Ch", "C♯4 +50¢")
+        for table, column_widths in ((self.table, widths), (self.skipped_table, (None, None))):
+            # Fixed row heights and column widths: Qt never measures 10 000 rows.
+            table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+            table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+            table.setAlternatingRowColors(True)
+            table.setShowGrid(False)
+            table.setWordWrap(False)
+            table.verticalHeader().hide()
+            table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+            table.verticalHeader().setDefaultSectionSize(22)
+            header = table.horizontalHeader()
+            header.setStretchLastSection(False)
+            metrics = table.fontMetrics()
+            for column, sample in enumerate(column_widths):
+                if sample is None:
+                    continue
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+                header.resizeSection(column, metrics.horizontalAdvance(sample) + 24)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        skipped_header = self.skipped_table.horizontalHeader()
+        skipped_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        skipped_header.resizeSection(0, 150)
+        skipped_header.setStretchLastSection(True)
         self.skipped_box = QCollapsible("Skipped (0)", self)
-        self.skipped_box.addWidget(self.skipped_tree)
+        self.skipped_box.addWidget(self.skipped_table)
         self.skipped_box.setToolTip("Files in the folder that will not be used, and why")
         self.summary_label = QLabel("", self)
         self.summary_label.setWordWrap(True)
@@ -340,7 +226,6 @@ class DatasetPanel(QWidget):
         self.report = report
         self.table.clearSelection()
         self.model.set_files(report.folder, report.usable)
-        self.proxy.sort(self.proxy.sortColumn(), self.proxy.sortOrder())
         self._show_skipped(report)
         self.summary_label.setText(report.summary())
         self.statusMessage.emit(f"{report.folder.name}: {report.summary()}")
@@ -356,18 +241,7 @@ class DatasetPanel(QWidget):
         self.statusMessage.emit(message)
 
     def _show_skipped(self, report: ScanReport) -> None:
-        self.skipped_tree.clear()
-        items = []
-        for skipped in report.skipped:
-            try:
-                name = skipped.path.relative_to(report.folder).as_posix()
-            except ValueError:
-                name = str(skipped.path)
-            item = QTreeWidgetItem([name, skipped.reason])
-            item.setToolTip(0, str(skipped.path))
-            item.setToolTip(1, skipped.reason)
-            items.append(item)
-        self.skipped_tree.addTopLevelItems(items)
+        self.skipped_model.set_files(report.folder, report.skipped)
         self.skipped_box.setText(f"Skipped ({len(report.skipped)})")
 
     # --- selection and loading -------------------------------------------------------------------
@@ -376,13 +250,13 @@ class DatasetPanel(QWidget):
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return None
-        return self.model.file_at(self.proxy.mapToSource(rows[0]).row())
+        return self.model.file_at(rows[0].row())
 
     def select_row(self, row: int) -> None:
         """Select the file shown in table row ``row`` (in the current sort order)."""
-        index = self.proxy.index(row, 0)
+        index = self.model.index(row, 0)
         if not index.isValid():
-            raise IndexError(f"no row {row}: the table has {self.proxy.rowCount()} rows")
+            raise IndexError(f"no row {row}: the table has {self.model.rowCount()} rows")
         self.table.setCurrentIndex(index)
         self.table.scrollTo(index)
 

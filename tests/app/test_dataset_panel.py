@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 from PySide6.QtCore import Qt
 
-from app.panels.dataset import COLUMNS, DatasetPanel, note_name
+from app.panels.dataset import DatasetPanel
+from app.panels.dataset_models import COLUMNS, note_name
 from tests.app.conftest import WAIT_MS
 from tests.support.sounds import SoundFolder, tone
 
@@ -31,10 +32,10 @@ def scan_and_wait(qtbot, panel: DatasetPanel, folder: Path):
 
 
 def table_rows(panel: DatasetPanel) -> list[list[str]]:
-    proxy = panel.proxy
+    model = panel.model
     return [
-        [proxy.index(row, column).data() for column in range(len(COLUMNS))]
-        for row in range(proxy.rowCount())
+        [model.index(row, column).data() for column in range(len(COLUMNS))]
+        for row in range(model.rowCount())
     ]
 
 
@@ -53,10 +54,7 @@ def test_folder_scan_lists_usable_files_and_says_why_others_are_skipped(
     assert rows["bell long.flac"][4] == "—"
 
     assert panel.skipped_box.text() == f"Skipped ({len(sound_folder.bad)})"
-    skipped = {
-        panel.skipped_tree.topLevelItem(i).text(0): panel.skipped_tree.topLevelItem(i).text(1)
-        for i in range(panel.skipped_tree.topLevelItemCount())
-    }
+    skipped = dict(panel.skipped_model.rows())
     assert set(skipped) == set(sound_folder.bad)
     for name, word in sound_folder.bad.items():
         assert word.lower() in skipped[name].lower(), (name, skipped[name])
@@ -81,7 +79,7 @@ def test_clicking_a_file_loads_it(qtbot, panel: DatasetPanel, sound_folder: Soun
     scan_and_wait(qtbot, panel, sound_folder.root)
     names = [row[0] for row in table_rows(panel)]
     row = names.index("bell long.flac")
-    rect = panel.table.visualRect(panel.proxy.index(row, 0))
+    rect = panel.table.visualRect(panel.model.index(row, 0))
 
     with qtbot.waitSignal(panel.soundLoaded, timeout=WAIT_MS) as blocker:
         qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())

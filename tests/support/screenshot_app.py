@@ -35,8 +35,8 @@ def main(folder: str, png: str, out_json: str) -> int:
 
     def scanned(scan_report: object) -> None:
         report["scanned_s"] = time.time() - T0
-        report["rows"] = panel.proxy.rowCount()
-        report["skipped"] = panel.skipped_tree.topLevelItemCount()
+        report["rows"] = panel.model.rowCount()
+        report["skipped"] = panel.skipped_model.rowCount()
         panel.skipped_box.expand(animate=False)
         panel.select_row(0)
 

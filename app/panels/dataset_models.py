@@ -1,0 +1,210 @@
+"""Table models behind the Sounds panel: usable files (sortable, filterable) and skipped files.
+
+Both are plain ``QAbstractTableModel``\\ s over Python lists. Sorting and filtering happen here, in
+Python over precomputed keys, rather than in a ``QSortFilterProxyModel`` that would call back
+into Python for every comparison: a folder of 10 000 files sorts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from synth_core.dataset import SkippedFile, SoundFile
+
+NOTE_NAMES = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
+COLUMNS = ("Name", "Duration", "Rate", "Ch", "Pitch")
+COLUMN_TIPS = (
+    "File name (relative to the folder)",
+    "Length",
+    "Sample rate, Hz",
+    "Channels",
+    "Pitch from a name__pNNN file name (MIDI note)",
+)
+SKIPPED_COLUMNS = ("File", "Why it is skipped")
+
+Index = QModelIndex | QPersistentModelIndex
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+def note_name(midi: float) -> str:
+    """``69.0`` → ``"A4"``; a pitch between notes gets its offset in cents (``"A4 +20¢"``)."""
+    nearest = round(midi)
+    cents = round((midi - nearest) * 100)
+    name = f"{NOTE_NAMES[nearest % 12]}{nearest // 12 - 1}"
+    return f"{name} {cents:+d}¢" if cents else name
+
+
+def format_duration(seconds: float) -> str:
+    """``0.532`` → ``"0.53 s"``, ``75`` → ``"1:15.0"``."""
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:04.1f}"
+
+
+def relative_names(paths: list[Path], folder: Path) -> list[str]:
+    """Each path relative to ``folder`` with forward slashes (its bare name when outside it).
+
+    String prefixes, not ``Path.relative_to``: ten times faster, which matters for 10 000 files.
+    """
+    prefix = os.path.join(str(folder), "")
+    names = []
+    for path in paths:
+        text = str(path)
+        if text.startswith(prefix):
+            name = text[len(prefix) :]
+            names.append(name.replace(os.sep, "/") if os.sep != "/" else name)
+        else:
+            names.append(path.name)
+    return names
+
+
+class SoundFileTableModel(QAbstractTableModel):
+    """The usable files of a scan: name, duration, rate, channels, pitch; sortable, filterable."""
+
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(parent)
+        self._files: list[SoundFile] = []
+        self._names: list[str] = []
+        self._folded: list[str] = []
+        self._rows: list[int] = []  # indexes into _files, in display order
+        self._filter = ""
+        self._sort_column = 0
+        self._sort_order = Qt.SortOrder.AscendingOrder
+
+    def set_files(self, folder: Path, files: list[SoundFile]) -> None:
+        """Show ``files``, named relative to ``folder``, in the current sort order and filter."""
+        self.beginResetModel()
+        self._files = list(files)
+        self._names = relative_names([item.path for item in self._files], folder)
+        self._folded = [name.casefold() for name in self._names]
+        self._rows = self._filtered_sorted()
+        self.endResetModel()
+
+    def set_filter(self, text: str) -> None:
+        """Show only files whose name contains ``text`` (case-insensitive)."""
+        self.beginResetModel()
+        self._filter = text.casefold()
+        self._rows = self._filtered_sorted()
+        self.endResetModel()
+
+    def file_at(self, row: int) -> SoundFile:
+        """The file shown in row ``row``."""
+        return self._files[self._rows[row]]
+
+    def name_at(self, row: int) -> str:
+        """The name shown in row ``row``."""
+        return self._names[self._rows[row]]
+
+    def _key(self, column: int):  # noqa: ANN202 (a sort key function)
+        files = self._files
+        if column == 0:
+            return self._folded.__getitem__
+        if column == 1:
+            return lambda i: files[i].duration
+        if column == 2:
+            return lambda i: files[i].sample_rate
+        if column == 3:
+            return lambda i: files[i].channels
+        return lambda i: -1.0 if files[i].pitch is None else files[i].pitch
+
+    def _filtered_sorted(self) -> list[int]:
+        text = self._filter
+        rows = [i for i, name in enumerate(self._folded) if text in name]
+        descending = self._sort_order == Qt.SortOrder.DescendingOrder
+        return sorted(rows, key=self._key(self._sort_column), reverse=descending)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Order rows by ``column``; the selection stays on the same files."""
+        self.layoutAboutToBeChanged.emit()
+        self._sort_column, self._sort_order = max(column, 0), order
+        persistent = self.persistentIndexList()
+        before = [(index, self._rows[index.row()]) for index in persistent if index.isValid()]
+        self._rows = self._filtered_sorted()
+        if before:
+            position = {item: row for row, item in enumerate(self._rows)}
+            for index, item in before:
+                self.changePersistentIndex(index, self.index(position[item], index.column()))
+        self.layoutChanged.emit()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> object:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == _DISPLAY:
+            return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section]
+        return None
+
+    def data(self, index: Index, role: int = _DISPLAY) -> object:
+        if not index.isValid():
+            return None
+        row, column = index.row(), index.column()
+        item = self._files[self._rows[row]]
+        if role == _DISPLAY:
+            if column == 0:
+                return self._names[self._rows[row]]
+            if column == 1:
+                return format_duration(item.duration)
+            if column == 2:
+                return str(item.sample_rate)
+            if column == 3:
+                return str(item.channels)
+            return note_name(item.pitch) if item.pitch is not None else "—"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{item.path}\n{item.format} {item.subtype}, {item.frames} frames"
+        if role == Qt.ItemDataRole.TextAlignmentRole and column > 0:
+            return _RIGHT
+        return None
+
+
+class SkippedFileTableModel(QAbstractTableModel):
+    """Files a scan will not use: name and the reason, in the user's words."""
+
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(parent)
+        self._items: list[tuple[str, str, str]] = []
+
+    def set_files(self, folder: Path, skipped: list[SkippedFile]) -> None:
+        """Show ``skipped``, named relative to ``folder``."""
+        self.beginResetModel()
+        names = relative_names([item.path for item in skipped], folder)
+        self._items = [
+            (name, item.reason, str(item.path)) for name, item in zip(names, skipped, strict=True)
+        ]
+        self.endResetModel()
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(name, reason) of every row."""
+        return [(name, reason) for name, reason, _ in self._items]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(SKIPPED_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> object:
+        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY:
+            return SKIPPED_COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = _DISPLAY) -> object:
+        if not index.isValid():
+            return None
+        name, reason, path = self._items[index.row()]
+        if role == _DISPLAY:
+            return name if index.column() == 0 else reason
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return path if index.column() == 0 else reason
+        return None
