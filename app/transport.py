@@ -645,6 +645,7 @@ class TransportBar(QWidget):
         """Stop playback; the playhead stays where it was."""
         self._start_s = self.player.position_s
         self.player.stop()
+        self._wake()
 
     def seek(self, seconds: float) -> None:
         """Move the playhead to ``seconds`` (playback continues from there when playing)."""
@@ -675,6 +676,12 @@ class TransportBar(QWidget):
             return
         start = self._start_s if self._start_s < self.duration_s - 1e-3 else 0.0
         self.player.play(self._samples, self._rate, start_s=start)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Poll the player again (the timer sleeps while nothing plays)."""
+        if not self._timer.isActive():
+            self._timer.start()
 
     def _set_controls_enabled(self, enabled: bool) -> None:
         for action in (self.play_action, self.loop_action, self.rewind_action):
@@ -722,6 +729,8 @@ class TransportBar(QWidget):
         self._level_db = max(self.player.take_peak(), self._level_db - 30.0 * self.POLL_MS / 1000)
         fraction = (self._level_db - LEVEL_FLOOR_DB) / -LEVEL_FLOOR_DB
         self.level_meter.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
+        if not playing and self.player.state != "starting" and fraction <= 0.0:
+            self._timer.stop()  # nothing moves until the next play, seek or device change
 
     def _show_position(self, seconds: float) -> None:
         self.time_label.setText(f"{_format_time(seconds)} / {_format_time(self.duration_s)}")
@@ -743,3 +752,4 @@ class TransportBar(QWidget):
         if name:
             self.player.set_device(name)
             self.deviceChanged.emit(name)
+            self._wake()

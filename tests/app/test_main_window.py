@@ -212,3 +212,22 @@ def test_unavailable_audio_output_leaves_the_window_usable(qtbot, app_settings: 
     with qtbot.waitSignal(window.sound_view.analysisReady, timeout=WAIT_MS):
         window.show_sound(tone(440.0), 44100)
     window.close()
+
+
+def test_space_reaches_the_transport_while_the_file_list_has_focus(
+    qtbot, main_window: MainWindow, sound_folder: SoundFolder
+):
+    panel = main_window.dataset_panel
+    with qtbot.waitSignal(panel.folderScanned, timeout=WAIT_MS):
+        main_window.open_folder(sound_folder.root)
+    with qtbot.waitSignal(main_window.sound_view.analysisReady, timeout=WAIT_MS):
+        panel.select_row(0)
+    main_window.activateWindow()
+    panel.table.setFocus()
+    qtbot.waitUntil(panel.table.hasFocus, timeout=WAIT_MS)
+    # This machine may have no audio output; the shortcut must still reach the transport.
+    main_window.transport.play_action.setEnabled(True)
+
+    with qtbot.waitSignal(main_window.transport.play_action.triggered, timeout=WAIT_MS):
+        qtbot.keyClick(panel.table, Qt.Key.Key_Space)
+    assert panel.selected_file() is not None
