@@ -71,12 +71,41 @@ def estimate_first_partial(audio: Tensor, sample_rate: int, *, floor_db: float =
         found = torch.nonzero(is_peak[row]).flatten()
         if found.numel() == 0:
             continue
-        i = int(found[0]) + 1
+        # The strongest bin within a semitone of the lowest peak: vibrato sidebands and
+        # leakage skirts sit just below a partial and must not be taken for it.
+        lowest = int(found[0]) + 1
+        span = max(2, int(lowest * (2 ** (1 / 12) - 1)))
+        window = level[row, max(1, lowest - span) : lowest + span + 1]
+        i = max(1, lowest - span) + int(window.argmax())
         a, b, c = (float(level[row, j]) for j in (i - 1, i, i + 1))
         denominator = a - 2.0 * b + c
         offset = 0.5 * (a - c) / denominator if denominator != 0 else 0.0
         result[row] = float(hz_to_midi(torch.tensor((i + offset) * sample_rate / size)))
     return result
+
+
+def estimate_decay(audio: Tensor, sample_rate: int, *, frame_s: float = 0.01) -> Tensor:
+    """T60 in seconds of each clip's overall level, ``[batch]``: a line fitted to the dB RMS
+    envelope from its peak down to 40 dB below it (or the clip's end)."""
+    hop = max(1, int(frame_s * sample_rate))
+    frames = audio.shape[-1] // hop
+    power = audio[:, : frames * hop].double().reshape(audio.shape[0], frames, hop).pow(2).mean(-1)
+    db = 10.0 * torch.log10(power.clamp_min(1e-20))
+    t = torch.arange(frames, dtype=torch.float64) * frame_s
+    result = torch.full((audio.shape[0],), 1.0, dtype=torch.float64)
+    for row in range(audio.shape[0]):
+        top = int(db[row].argmax())
+        below = torch.nonzero(db[row, top:] < db[row, top] - 40.0).flatten()
+        stop = top + (int(below[0]) if below.numel() else frames - top)
+        if stop - top < 3:
+            continue
+        x, y = t[top:stop], db[row, top:stop]
+        slope = ((x - x.mean()) * (y - y.mean())).sum() / (x - x.mean()).pow(2).sum()
+        if slope < 0:
+            result[row] = -60.0 / slope
+        else:
+            result[row] = 20.0
+    return result.clamp(0.05, 20.0)
 
 
 def positions_to_params(instrument: Instrument, positions: Tensor) -> dict[str, Tensor]:

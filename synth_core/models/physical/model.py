@@ -32,6 +32,7 @@ from synth_core.models.physical.common import (
     to_normalised,
 )
 from synth_core.models.physical.matching import (
+    estimate_decay,
     estimate_first_partial,
     mrstft_distance,
     positions_to_params,
@@ -289,6 +290,7 @@ class PhysicalModel:
             close = (estimate - pitch.double()).abs() < 0.75
             estimate = torch.where(known & ~close, pitch.double(), estimate)
         estimate = torch.nan_to_num(estimate, nan=60.0)
+        decay = estimate_decay(audio, self.sample_rate)
         generator = seeded_generator(0)
         best_loss = torch.full((count,), math.inf)
         best_ids = torch.zeros(count, dtype=torch.int64)
@@ -296,6 +298,7 @@ class PhysicalModel:
         for instrument in self._choices:
             defaults = torch.tensor([c.to_normalised(c.default) for c in instrument.controls])
             pitch_control = instrument.controls[0]
+            names = [c.name for c in instrument.controls]
             pitch_position = to_normalised(pitch_control, estimate).float()
             for candidate in range(self.config.candidates):
                 positions = torch.zeros(count, WIDTH)
@@ -306,6 +309,13 @@ class PhysicalModel:
                         count, len(defaults), generator=generator
                     )
                 positions[:, 0] = pitch_position
+                if "decay" in names:
+                    # Analysis gives the decay to within a factor of two or so; candidates
+                    # spread around it.
+                    spread = torch.exp(0.5 * torch.randn(count, generator=generator))
+                    guess = decay if candidate == 0 else decay * spread.double()
+                    column = names.index("decay")
+                    positions[:, column] = to_normalised(instrument.controls[column], guess).float()
                 with torch.no_grad():
                     rendered = self.render_positions(
                         instrument, positions.double(), samples=samples, generator=generator

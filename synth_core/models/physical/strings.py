@@ -105,12 +105,9 @@ def render_string(
     a = torch.minimum(0.25 * (1.0 - params["brightness"]), a_max).clamp_min(0.0)
     gain = per_loop / (1.0 - 2.0 * a * one_minus_cos)
 
-    burst = int(torch.ceil(period.max()).item())
-    noise = torch.rand(f0.shape[0], burst, generator=generator, dtype=torch.float64) * 2.0 - 1.0
-    # One period of noise, the classic Karplus-Strong initial string shape.
-    noise = noise * (torch.arange(burst, dtype=torch.float64)[None, :] < period[:, None])
-    noise = noise - noise.mean(dim=-1, keepdim=True)
-    excitation = pick_comb(noise, params["pick_position"] * period)
+    excitation = pick_comb(
+        pluck(period, params["pick_position"], generator), params["pick_position"] * period
+    )
     g = grid(samples, excitation.shape[-1])
     z = g.zinv[None, :]
 
@@ -125,6 +122,19 @@ def render_string(
     response = denominator / (denominator - numerator)
     spectrum = g.weight(excitation) * dc_blocker(z) * response
     return g.unweight(spectrum)
+
+
+def pluck(period: Tensor, pick_position: Tensor, generator: torch.Generator) -> Tensor:
+    """The pluck that starts the string: a short raised-cosine pulse (the finger or plectrum,
+    narrower for a pick near the bridge) plus one period of quiet noise (the classic
+    Karplus-Strong string state), so repeated notes differ a little but mostly sound alike."""
+    burst = int(torch.ceil(period.max()).item())
+    n = torch.arange(burst, dtype=torch.float64)[None, :]
+    width = (period * pick_position).clamp_min(2.0)[:, None]
+    pulse = torch.where(n < width, 0.5 - 0.5 * torch.cos(2.0 * torch.pi * n / width), 0.0)
+    noise = torch.rand(period.shape[0], burst, generator=generator, dtype=torch.float64) - 0.5
+    noise = noise * (n < period[:, None])
+    return pulse + 0.2 * (noise - noise.mean(dim=-1, keepdim=True))
 
 
 def pick_comb(burst: Tensor, delay: Tensor) -> Tensor:
