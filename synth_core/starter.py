@@ -46,6 +46,36 @@ class StarterSpec:
 STARTERS: tuple[StarterSpec, ...] = (StarterSpec("builtin-vae", "vae", steps=400, preset="quick"),)
 
 
+class ProgressBar:
+    """A tqdm bar on stderr fed by the Trainer's progress callback, counting steps or seconds."""
+
+    def __init__(self, label: str, *, steps: int | None = None, seconds: float | None = None):
+        from tqdm import tqdm
+
+        self.by_steps = steps is not None
+        total = steps if self.by_steps else round(seconds or 0)
+        unit = "step" if self.by_steps else "s"
+        # a time budget counts seconds; tqdm's rate ("s/s") would only confuse
+        fmt = None if self.by_steps else "{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}]"
+        self.bar = tqdm(
+            total=total,
+            desc=label,
+            unit=unit,
+            bar_format=fmt,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+
+    def update(self, progress: Any) -> None:
+        self.bar.n = (
+            progress.step if self.by_steps else min(round(progress.elapsed_s), self.bar.total)
+        )
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def build_starter(
     spec: StarterSpec, out: Path, *, steps: int | None = None, progress: bool = True
 ) -> Path:
@@ -75,18 +105,8 @@ def build_starter(
     # the initial weights are drawn when the learner is built, before the Trainer's seed applies
     torch.manual_seed(0)
     learner = build_learner(spec.family, preset=spec.preset, settings=spec.settings)
-    bar = None
-    callbacks = Callbacks()
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, desc=spec.name, unit="step", file=sys.stderr, dynamic_ncols=True)
-
-        def advance(p: Any) -> None:
-            bar.n = p.step
-            bar.refresh()
-
-        callbacks = Callbacks(progress=advance)
+    bar = ProgressBar(spec.name, steps=total) if progress else None
+    callbacks = Callbacks(progress=bar.update) if bar is not None else Callbacks()
     with tempfile.TemporaryDirectory(prefix=f"starter-{spec.name}-") as scratch:
         run = Path(scratch) / spec.name
         try:

@@ -1,0 +1,72 @@
+"""``timbrelab demo`` and the starter models, end to end on the built-in sounds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from synth_core.runs import load_model
+from synth_core.starter import STARTERS, build_starter, folder_size
+
+
+@pytest.mark.slow
+def test_demo_trains_headless_and_writes_a_sample_pack_it_names(tmp_path):
+    out = tmp_path / "pack"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synth_core.cli",
+            "demo",
+            "--out",
+            str(out),
+            "--max-minutes",
+            "0.02",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    sounds = sorted((out / "sounds").glob("*.wav"))
+    assert len(sounds) == 8
+    assert str((out / "sounds").resolve()) in done.stdout
+    assert "Training a vae model" in done.stderr
+    for sound in sounds:
+        info = soundfile.info(sound)
+        assert info.samplerate == 44100 and info.frames > 0
+        sidecar = json.loads(sound.with_suffix(".json").read_text())
+        assert sidecar["family"] == "vae"
+        assert Path(sidecar["model"]) == (out / "model").resolve()
+    assert load_model(out / "model").family == "vae"
+
+
+def test_a_bad_demo_budget_is_refused_with_exit_code_2(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "synth_core.cli", "demo", "--max-minutes", "0", "--out", "x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "--max-minutes" in done.stderr
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_starter_models_rebuild_to_the_same_weights(tmp_path):
+    spec = STARTERS[0]
+    first = build_starter(spec, tmp_path / "a", steps=1, progress=False)
+    second = build_starter(spec, tmp_path / "b", steps=1, progress=False)
+    weights = "weights.safetensors"
+    assert (first / weights).read_bytes() == (second / weights).read_bytes()
+    assert not (first / "optimizer.safetensors").exists()
+    assert folder_size(first) < 25 * 1024 * 1024
+    assert load_model(first).family == spec.family
