@@ -44,7 +44,14 @@ def has_display(environ: Mapping[str, str] | None = None, platform: str | None =
     platform = sys.platform if platform is None else platform
     if not platform.startswith("linux") and not platform.startswith("freebsd"):
         return True
-    return any(environ.get(name) for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"))
+    plugin = environ.get("QT_QPA_PLATFORM", "").split(":")[0].split(";")[0]
+    if plugin.startswith("xcb"):
+        return bool(environ.get("DISPLAY"))
+    if plugin.startswith("wayland"):
+        return bool(environ.get("WAYLAND_DISPLAY"))
+    if plugin:  # offscreen, minimal, vnc, eglfs…: no display server needed
+        return True
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
 
 
 def build_parser() -> argparse.ArgumentParser:

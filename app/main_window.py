@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 STATUS_TIMEOUT_MS = 8000
 
 
-def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> Path | None:
-    """The folder a drag carries: a dropped folder, or the folder of a dropped file."""
+def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> tuple[Path, Path | None] | None:
+    """What a drag carries: (a dropped folder, None), or (a dropped file's folder, the file)."""
     mime = event.mimeData()
     if not mime.hasUrls():
         return None
@@ -56,9 +56,9 @@ def _dropped_folder(event: QDragEnterEvent | QDropEvent) -> Path | None:
             continue
         path = Path(url.toLocalFile())
         if path.is_dir():
-            return path
+            return path, None
         if path.is_file():
-            return path.parent
+            return path.parent, path
     return None
 
 
@@ -253,11 +253,11 @@ class MainWindow(QMainWindow):
         else:
             self.transport.set_sound(samples, sample_rate)
 
-    def open_folder(self, folder: str | Path) -> None:
-        """Scan ``folder`` in the Sounds panel and remember it."""
+    def open_folder(self, folder: str | Path, *, select: str | Path | None = None) -> None:
+        """Scan ``folder`` in the Sounds panel (then select the file ``select``), remember it."""
         folder = Path(folder).expanduser()
         self.dataset_dock.show()
-        self.dataset_panel.open_folder(folder)
+        self.dataset_panel.open_folder(folder, select=select)
         self.settings.remember_folder(folder.absolute())
         self.setWindowTitle(f"Timbre Lab — {folder.name or folder}")
 
@@ -346,12 +346,13 @@ class MainWindow(QMainWindow):
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        folder = _dropped_folder(event)
-        if folder is None:
+        dropped = _dropped_folder(event)
+        if dropped is None:
             event.ignore()
             return
         event.acceptProposedAction()
-        self.open_folder(folder)
+        folder, file = dropped
+        self.open_folder(folder, select=file)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()

@@ -63,6 +63,7 @@ class DatasetPanel(QWidget):
         self.report: ScanReport | None = None
         self._task: BackgroundTask | None = None
         self._abandoned: set[BackgroundTask] = set()
+        self._select_after_scan: Path | None = None
         self._loader = LatestOnlyWorker("timbrelab-file-loader", self)
         self._loader.finished.connect(self._on_loaded)
         self._loader.failed.connect(self._on_load_failed)
@@ -164,10 +165,19 @@ class DatasetPanel(QWidget):
         if chosen:
             self.open_folder(Path(chosen))
 
-    def open_folder(self, folder: str | Path) -> None:
-        """Scan ``folder`` off the GUI thread and show what it holds (cancels a running scan)."""
+    def open_folder(self, folder: str | Path, *, select: str | Path | None = None) -> None:
+        """Scan ``folder`` off the GUI thread and show what it holds (cancels a running scan).
+
+        Parameters
+        ----------
+        folder : str or Path
+            The folder of sounds.
+        select : str, Path or None, keyword-only
+            A file in it to select (and so load) once the scan is done.
+        """
         folder = Path(folder)
         self._abandon_scan()
+        self._select_after_scan = Path(select) if select is not None else None
         self.folder = folder
         self.folder_label.setText(str(folder))
         self.folder_label.setToolTip(str(folder))
@@ -191,7 +201,8 @@ class DatasetPanel(QWidget):
     def rescan(self) -> None:
         """Scan the current folder again."""
         if self.folder is not None:
-            self.open_folder(self.folder)
+            current = self.selected_file()
+            self.open_folder(self.folder, select=current.path if current else None)
 
     @Slot()
     def cancel_scan(self) -> None:
@@ -230,6 +241,10 @@ class DatasetPanel(QWidget):
         self.summary_label.setText(report.summary())
         self.statusMessage.emit(f"{report.folder.name}: {report.summary()}")
         self.folderScanned.emit(report)
+        wanted, self._select_after_scan = self._select_after_scan, None
+        row = self.model.row_of(wanted) if wanted is not None else None
+        if row is not None:
+            self.select_row(row)
 
     @Slot(object)
     def _on_scan_failed(self, error: object) -> None:

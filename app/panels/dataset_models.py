@@ -96,6 +96,14 @@ class SoundFileTableModel(QAbstractTableModel):
         """The file shown in row ``row``."""
         return self._files[self._rows[row]]
 
+    def row_of(self, path: Path) -> int | None:
+        """The row showing the file at ``path``, or ``None`` (not usable, or filtered out)."""
+        wanted = os.path.abspath(path)
+        for row, index in enumerate(self._rows):
+            if os.path.abspath(self._files[index].path) == wanted:
+                return row
+        return None
+
     def name_at(self, row: int) -> str:
         """The name shown in row ``row``."""
         return self._names[self._rows[row]]

@@ -186,3 +186,17 @@ def test_stereo_file_keeps_both_channels(qtbot, panel: DatasetPanel, tmp_path: P
     samples = blocker.args[0].samples
     assert samples.shape[1] == 2
     assert np.abs(samples[:, 0]).max() > 1.5 * np.abs(samples[:, 1]).max()
+
+
+def test_rescan_keeps_the_selected_file(qtbot, panel: DatasetPanel, sound_folder: SoundFolder):
+    scan_and_wait(qtbot, panel, sound_folder.root)
+    with qtbot.waitSignal(panel.soundLoaded, timeout=WAIT_MS):
+        panel.select_row(2)
+    chosen = panel.selected_file().path
+    sf.write(sound_folder.root / "0 new first.wav", tone(700.0), 44100)  # shifts every row down
+
+    with qtbot.waitSignal(panel.soundLoaded, timeout=WAIT_MS) as blocker:
+        panel.rescan()
+    assert panel.model.rowCount() == len(sound_folder.good) + 1
+    assert panel.selected_file().path == chosen
+    assert blocker.args[0].path == chosen

@@ -68,6 +68,24 @@ def test_dropping_a_folder_on_the_window_opens_it(
     assert main_window.settings.recent_folders[0] == sound_folder.root.absolute()
 
 
+def test_dropping_a_sound_file_opens_its_folder_and_selects_it(
+    qtbot, main_window: MainWindow, sound_folder: SoundFolder
+):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(sound_folder.root / "pluck__p60.wav"))])
+    event = QDropEvent(
+        QPointF(200, 200),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(main_window.dataset_panel.soundLoaded, timeout=WAIT_MS) as blocker:
+        main_window.dropEvent(event)
+    assert blocker.args[0].path.name == "pluck__p60.wav"
+    assert main_window.dataset_panel.selected_file().path.name == "pluck__p60.wav"
+
+
 def test_dropping_text_is_refused(main_window: MainWindow):
     mime = QMimeData()
     mime.setText("not a folder")
