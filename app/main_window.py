@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from app.panels.dataset import DatasetPanel
 from app.settings import AppSettings
+from app.studio import Studio
 from app.transport import Player, TransportBar
 from app.views.sound_view import SoundView
 from synth_core import __version__
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
             shortcut=QKeySequence("Ctrl+1"),
         )
         self._connect()
+        self.studio = Studio(self)  # Explore and Train docks, model and export menu entries
         self.statusBar().showMessage("Open a folder of sounds to begin (File ▸ Open Folder…)")
         self.resize(1280, 800)
 
@@ -115,6 +117,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         menu_bar = self.menuBar()
         file_menu = menu_bar.addMenu("&File")
+        self.file_menu = file_menu
         self.open_action = QAction("&Open Folder…", self)
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)
         self.open_action.setStatusTip("Choose a folder of sounds to use")
@@ -163,7 +166,7 @@ class MainWindow(QMainWindow):
         panel.soundLoaded.connect(self._on_sound_loaded)
         panel.folderScanned.connect(self._on_folder_scanned)
         transport.statusMessage.connect(self.show_status)
-        transport.positionChanged.connect(view.set_playhead)
+        transport.positionChanged.connect(self._on_position)
         view.seekRequested.connect(transport.seek)
 
     def add_panel(
@@ -284,6 +287,10 @@ class MainWindow(QMainWindow):
         self.recent_menu.addSeparator()
         self.recent_menu.addAction("Clear Menu", self.settings.clear_recent_folders)
 
+    @Slot(float)
+    def _on_position(self, seconds: float) -> None:
+        self.sound_view.set_playhead(seconds, follow=self.player.is_playing)
+
     @Slot(object)
     def _on_sound_loaded(self, audio: object) -> None:
         title = audio.path.name if audio.path is not None else ""
@@ -355,6 +362,10 @@ class MainWindow(QMainWindow):
         self.open_folder(folder, select=file)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.studio.confirm_close():
+            event.ignore()
+            return
+        self.studio.shutdown()
         self.save_layout()
         self.transport.shutdown()
         for panel in self._panels:

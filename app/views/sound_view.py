@@ -216,14 +216,24 @@ class SoundView(QWidget):
         """Where the playhead is, seconds."""
         return float(self.playheads[0].value())
 
-    def set_playhead(self, seconds: float) -> None:
-        """Move the playhead to ``seconds`` (does not emit :attr:`seekRequested`)."""
+    def set_playhead(self, seconds: float, *, follow: bool = False) -> None:
+        """Move the playhead to ``seconds`` (does not emit :attr:`seekRequested`).
+
+        With ``follow``, a zoomed view turns the page when the playhead leaves it, as it does
+        during playback.
+        """
         self._syncing = True
         try:
             for line in self.playheads:
                 line.setValue(seconds)
         finally:
             self._syncing = False
+        if follow and self._analysis is not None:
+            start, end = self.view_range()
+            if not start <= seconds <= end:
+                span = end - start
+                new_start = min(max(0.0, seconds), max(0.0, self._duration_s - span))
+                self.set_view_range(new_start, new_start + span)
 
     def view_range(self) -> tuple[float, float]:
         """The visible time span, seconds."""

@@ -153,3 +153,17 @@ def test_spectrogram_peak_row_is_the_tone_frequency(frequency: float):
     low, high = spec.f_min_hz * ratio ** (row / rows), spec.f_min_hz * ratio ** ((row + 1) / rows)
     # the row holding the peak spans the tone (one FFT bin of slack for low notes)
     assert low - rate / 2048 <= frequency <= high + rate / 2048
+
+
+def test_a_zoomed_view_turns_the_page_when_the_playhead_leaves_it(qtbot, view: SoundView):
+    show(qtbot, view, tone(440.0, seconds=2.0), 44100)
+    view.set_view_range(0.0, 0.5)
+    view.set_playhead(0.4, follow=True)
+    assert view.view_range() == pytest.approx((0.0, 0.5), abs=1e-6)
+    view.set_playhead(0.8, follow=True)
+    start, end = view.view_range()
+    assert start <= 0.8 <= end and end - start == pytest.approx(0.5, abs=1e-6)
+    view.set_playhead(1.9, follow=True)
+    assert view.view_range() == pytest.approx((1.5, 2.0), abs=1e-6)
+    view.set_playhead(0.1)  # a click or seek moves only the line
+    assert view.view_range() == pytest.approx((1.5, 2.0), abs=1e-6)
