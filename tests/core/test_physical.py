@@ -26,6 +26,18 @@ from synth_core.models.physical import (
 )
 
 SR = 44100
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small batches gain nothing from intra-op threads, and on a shared CI machine spinning
+    threads slow everything down; restore the setting afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 NOTES = list(range(36, 97, 5))  # C2 … C7, every fifth semitone
 
 

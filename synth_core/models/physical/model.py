@@ -461,3 +461,11 @@ def instrument_model(name: str, **settings: Any) -> PhysicalModel:
             f"unknown physical instrument {name!r}; choose one of: {', '.join(INSTRUMENTS)}"
         )
     return PhysicalModel(PhysicalConfig(instrument=short, **settings))
+
+
+# Named presets for ``timbrelab train --preset``; TINY is what the family-matrix tests build.
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"candidates": 4, "match_seconds": 0.4},
+    "better": {"candidates": 12, "match_seconds": 1.0, "fit_steps": 40},
+}
+TINY: dict[str, Any] = {"candidates": 2, "match_seconds": 0.25, "fit_steps": 2}
