@@ -243,6 +243,13 @@ def analyze(audio: Tensor, settings: DDSPSettings, *, pitch_midi: Tensor | None 
     weighted = torch.einsum("bft,fm->btm", power * keep[:, :, None], weights)
     coverage = torch.einsum("bf,fm->bm", keep, weights)[:, None, :]
     noise = (weighted / coverage.clamp_min(1e-3)).sqrt() * noise_scale
+    # Windows that run past the end see the cut as broadband noise; they may only keep or lower
+    # the noise level of the last window that fits.
+    last_full = (audio.shape[-1] - settings.n_fft // 2) // settings.hop
+    if 0 <= last_full < noise.shape[1] - 1:
+        noise[:, last_full + 1 :] = torch.minimum(
+            noise[:, last_full + 1 :], noise[:, last_full : last_full + 1]
+        )
     return Frames(
         f0_hz=f0.float().to(audio.device),
         ratios=ratios.float().to(audio.device),
