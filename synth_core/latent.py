@@ -22,6 +22,7 @@ from synth_core.errors import ModelConfigError
 from synth_core.models.base import Control, resolve_values
 
 AXIS_RANGE_SIGMA = 3.0
+NAMED_AXES = 16  # only the leading axes become sliders, so only they are named
 PRESETS_FORMAT = 1
 
 
@@ -121,7 +122,7 @@ def fit_axes(latents: Tensor, descriptors: Mapping[str, Tensor] | None = None) -
     # sign convention: positive along an axis means more of the correlated descriptor
     descriptor = torch.full((dim,), -1, dtype=torch.long)
     r = torch.zeros(dim)
-    for axis in range(dim):
+    for axis in range(min(dim, NAMED_AXES)):
         best_name, best_r = None, 0.0
         for name, values in (descriptors or {}).items():
             value = _pearson(coords[:, axis], values.detach().float().cpu())
@@ -175,6 +176,43 @@ def coords_from_values(
         if name.startswith("axis_"):
             coords[:, int(name.split("_", 1)[1]) - 1] += float(value)
     return coords
+
+
+def neighbour_draw(
+    latents: Tensor,
+    axes: LatentAxes,
+    values: Mapping[str, float],
+    *,
+    n: int,
+    generator: torch.Generator,
+    neighbours: int = 3,
+) -> tuple[Tensor, Tensor]:
+    """New latents ``[n, D]`` near the training latents ``[N, D]``, and the index ``[n]`` of the
+    training latent each started from.
+
+    Each draw picks a training latent and moves part of the way (uniform in 0–0.5 ×
+    ``variation``) towards one of its ``neighbours`` nearest training latents, so new sounds
+    stay on the data's own manifold instead of landing between unlike sounds, as a single
+    Gaussian would; each ``axis_k`` slider then adds ``value × σ_k`` along PCA axis k.
+    """
+    count = latents.shape[0]
+    anchors = torch.randint(0, count, (n,), generator=generator)
+    k = min(neighbours, count - 1)
+    chosen = latents[anchors]
+    if k > 0:
+        distances = torch.cdist(chosen, latents)
+        distances[torch.arange(n), anchors] = float("inf")
+        near = distances.topk(k, largest=False).indices
+        pick = near[torch.arange(n), torch.randint(0, k, (n,), generator=generator)]
+        variation = float(values.get("variation", 1.0))
+        mix = torch.rand(n, 1, generator=generator) * 0.5 * variation
+        chosen = chosen + mix.to(latents.device) * (latents[pick] - chosen)
+    offsets = torch.zeros(n, latents.shape[1])
+    for name, value in values.items():
+        if name.startswith("axis_"):
+            axis = int(name.split("_", 1)[1]) - 1
+            offsets += float(value) * (axes.scales[axis] * axes.components[axis]).cpu()
+    return chosen + offsets.to(latents.device), anchors
 
 
 def slerp(a: Tensor, b: Tensor, t: float | Tensor) -> Tensor:

@@ -13,8 +13,8 @@ from synth_core.models import Family, register
 from synth_core.models.spectral import SpectralAutoencoder, SpectralConfig
 
 PRESETS: dict[str, dict] = {
-    "quick": {"channels": 64, "latent_dim": 16},
-    "better": {"channels": 256, "latent_dim": 32},
+    "quick": {"channels": 64, "latent_channels": 4},
+    "better": {"channels": 256, "latent_channels": 16},
 }
 
 

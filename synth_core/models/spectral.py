@@ -18,7 +18,6 @@ and spectral convergence of the linear magnitude, which weights the loud partial
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,8 +37,8 @@ log = logging.getLogger(__name__)
 class SpectralConfig(ModelConfig):
     """Settings shared by the spectral families.
 
-    n_fft, hop : STFT layout, samples. latent_dim : size of the bottleneck. channels : width of
-    the convolutions. batch_size : clips per step. learning_rate : Adam step size.
+    n_fft, hop : STFT layout, samples. latent_channels : latent values per latent frame (one
+    latent frame per 4 STFT frames, ~23 ms at 44.1 kHz). channels : width of the convolutions. batch_size : clips per step. learning_rate : Adam step size.
     pitch_conditioning : condition on pitch when the data has labels. render_iterations : fast
     Griffin-Lim iterations after the peak-locked phase. n_controls : PCA axes shown as sliders.
     log_floor : magnitude added before the log (sets how far down in level the model cares).
@@ -47,7 +46,7 @@ class SpectralConfig(ModelConfig):
 
     n_fft: int = 1024
     hop: int = 256
-    latent_dim: int = 32
+    latent_channels: int = 8
     channels: int = 128
     batch_size: int = 16
     learning_rate: float = 1e-3
@@ -62,7 +61,7 @@ class SpectralConfig(ModelConfig):
             raise ModelConfigError(f"n_fft {self.n_fft} must be a power of two ≥ 64")
         if not 1 <= self.hop <= self.n_fft // 2:
             raise ModelConfigError(f"hop {self.hop} must be between 1 and n_fft/2")
-        for name in ("latent_dim", "channels", "batch_size", "n_controls"):
+        for name in ("latent_channels", "channels", "batch_size", "n_controls"):
             if int(getattr(self, name)) < 1:
                 raise ModelConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.n_controls > self.latent_dim:
@@ -83,6 +82,19 @@ class SpectralConfig(ModelConfig):
     @property
     def n_frames(self) -> int:
         return 1 + self.clip_samples // self.hop
+
+    @property
+    def latent_frames(self) -> int:
+        """Frames after the encoder's two stride-2 convolutions (kernel 4, padding 1)."""
+        frames = self.n_frames
+        for _ in range(2):
+            frames = (frames + 2 - 4) // 2 + 1
+        return frames
+
+    @property
+    def latent_dim(self) -> int:
+        """Size of the flattened latent, ``latent_channels × latent_frames``."""
+        return self.latent_channels * self.latent_frames
 
 
 PITCH_FEATURES = 2  # (MIDI − 60) / 24, and 1 where the pitch is known
@@ -106,40 +118,31 @@ class SpectralAutoencoder(nn.Module):
     family: ClassVar[str] = ""
     config_class: ClassVar[type[SpectralConfig]] = SpectralConfig
     variational: ClassVar[bool] = False
-    DOWNSAMPLINGS: ClassVar[int] = 3
 
     def __init__(self, config: SpectralConfig) -> None:
         super().__init__()
         config.validate()
         self.config = config
         self.sample_rate = int(config.sample_rate)
-        c, bins, frames = config.channels, config.n_bins, config.n_frames
-        self.reduced = frames
-        for _ in range(self.DOWNSAMPLINGS):
-            self.reduced = (self.reduced - 4 + 2) // 2 + 1
-        out_dim = 2 * config.latent_dim if self.variational else config.latent_dim
+        c, bins, lc = config.channels, config.n_bins, config.latent_channels
+        out = 2 * lc if self.variational else lc
         self.encoder = nn.Sequential(
-            nn.Conv1d(bins, c, 3, padding=1),
+            nn.Conv1d(bins + PITCH_FEATURES, c, 3, padding=1),
             nn.LeakyReLU(0.2),
-            *[
-                layer
-                for _ in range(self.DOWNSAMPLINGS)
-                for layer in (nn.Conv1d(c, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2))
-            ],
+            nn.Conv1d(c, c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv1d(c, c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv1d(c, out, 3, padding=1),
         )
-        self.to_latent = nn.Linear(c * self.reduced + PITCH_FEATURES, out_dim)
-        self.up_frames = math.ceil(frames / 2**self.DOWNSAMPLINGS)
-        self.from_latent = nn.Linear(config.latent_dim + PITCH_FEATURES, c * self.up_frames)
         self.decoder = nn.Sequential(
-            *[
-                layer
-                for _ in range(self.DOWNSAMPLINGS)
-                for layer in (
-                    nn.LeakyReLU(0.2),
-                    nn.Upsample(scale_factor=2, mode="nearest"),
-                    nn.Conv1d(c, c, 5, padding=2),
-                )
-            ],
+            nn.Conv1d(lc + PITCH_FEATURES, c, 3, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv1d(c, c, 5, padding=2),
+            nn.LeakyReLU(0.2),
+            nn.Upsample(size=config.n_frames, mode="nearest"),
+            nn.Conv1d(c, c, 5, padding=2),
             nn.LeakyReLU(0.2),
             nn.Conv1d(c, bins, 3, padding=1),
         )
@@ -147,6 +150,7 @@ class SpectralAutoencoder(nn.Module):
         self.register_buffer("bin_std", torch.ones(bins))
         self.register_buffer("pitched", torch.zeros((), dtype=torch.bool))
         self.register_buffer("train_pitches", torch.zeros(0))
+        self.register_buffer("train_latents", torch.zeros(0, config.latent_dim))
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         self.axes = latent.LatentAxes.identity(config.latent_dim)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate)
@@ -197,20 +201,21 @@ class SpectralAutoencoder(nn.Module):
         return pitch_features(pitch, n, device)
 
     def encode_spectrum(self, spec: Tensor, cond: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Standardised spectrum → (mean, log-variance or None)."""
-        h = self.encoder(spec).flatten(1)
-        out = self.to_latent(torch.cat([h, cond], dim=-1))
+        """Standardised spectrum → (mean, log-variance or None), each ``[n, latent_dim]``."""
+        cond_frames = cond[:, :, None].expand(-1, -1, spec.shape[-1])
+        out = self.encoder(torch.cat([spec, cond_frames], dim=1)).flatten(1)
         if self.variational:
-            mean, logvar = out.chunk(2, dim=-1)
+            mean, logvar = out.view(out.shape[0], 2, -1).unbind(1)
             return mean, logvar.clamp(-12, 6)
         return out, None
 
     def decode(self, z: Tensor, pitch: Tensor | None = None) -> Tensor:
         """Latents ``[n, latent_dim]`` → standardised log magnitude ``[n, bins, frames]``."""
+        cfg = self.config
         cond = self._conditioning(pitch, z.shape[0])
-        h = self.from_latent(torch.cat([z, cond], dim=-1))
-        h = h.view(z.shape[0], self.config.channels, self.up_frames)
-        return self.decoder(h)[..., : self.config.n_frames]
+        h = z.view(z.shape[0], cfg.latent_channels, cfg.latent_frames)
+        h = torch.cat([h, cond[:, :, None].expand(-1, -1, cfg.latent_frames)], dim=1)
+        return self.decoder(h)
 
     # data statistics ---------------------------------------------------------------------------
 
@@ -245,7 +250,10 @@ class SpectralAutoencoder(nn.Module):
             pitch = clips.pitch[start : start + 64]
             latents.append(self.encode(audio, pitch=pitch).cpu())
         values = dsp.descriptors(clips.audio, clips.sample_rate, clips.pitch)
-        self.axes = latent.fit_axes(torch.cat(latents), {k: v.cpu() for k, v in values.items()})
+        self.train_latents = torch.cat(latents).to(device)
+        if bool(self.pitched):  # aligned with train_latents, NaN where a clip has no label
+            self.train_pitches = clips.pitch.float().clone().to(device)
+        self.axes = latent.fit_axes(self.train_latents, {k: v.cpu() for k, v in values.items()})
 
     # learning ----------------------------------------------------------------------------------
 
@@ -327,9 +335,9 @@ class SpectralAutoencoder(nn.Module):
         seed: int | None = None,
         pitch: float | None = None,
     ) -> Tensor:
-        """``n`` sounds ``[n, samples]``: latents from the seed's variation around the slider
-        settings (see :func:`synth_core.latent.coords_from_values`), at ``pitch`` (MIDI) or at
-        pitches drawn from the training labels."""
+        """``n`` sounds ``[n, samples]``: each seed draws a latent near the training latents and
+        the sliders move it along the PCA axes (:func:`synth_core.latent.neighbour_draw`); at
+        ``pitch`` (MIDI) or at pitches drawn from the training labels."""
         if n < 1:
             raise ModelConfigError(f"n must be at least 1, got {n}")
         resolved = resolve_values(self.controls(), values)
@@ -337,16 +345,24 @@ class SpectralAutoencoder(nn.Module):
         if generator is None:
             generator = torch.Generator()
             generator.seed()
-        coords = latent.coords_from_values(
-            resolved, self.config.latent_dim, n=n, generator=generator
-        )
-        z = self.axes.to_latent(coords).to(self.bin_mean.device)
+        anchors = None
+        if self.train_latents.shape[0] > 0:
+            z, anchors = latent.neighbour_draw(
+                self.train_latents, self.axes, resolved, n=n, generator=generator
+            )
+        else:  # before training has fitted its latents: the prior
+            coords = latent.coords_from_values(
+                resolved, self.config.latent_dim, n=n, generator=generator
+            )
+            z = self.axes.to_latent(coords).to(self.bin_mean.device)
         pitches = None
         if bool(self.pitched):
             if pitch is not None:
                 if not 0 <= float(pitch) <= 127:
                     raise ModelConfigError(f"pitch {pitch} is outside MIDI 0–127")
                 pitches = torch.full((n,), float(pitch))
+            elif anchors is not None and self.train_pitches.numel() == self.train_latents.shape[0]:
+                pitches = self.train_pitches.cpu()[anchors]  # the pitch of the sound drawn near
             elif self.train_pitches.numel() > 0:
                 pick = torch.randint(0, self.train_pitches.numel(), (n,), generator=generator)
                 pitches = self.train_pitches.cpu()[pick]
@@ -370,6 +386,7 @@ class SpectralAutoencoder(nn.Module):
         own = {k: v for k, v in state.items() if not k.startswith("latent.")}
         # data-sized buffers are re-allocated to the saved shape before loading
         self.train_pitches = torch.zeros_like(own["train_pitches"]).to(self.bin_mean.device)
+        self.train_latents = torch.zeros_like(own["train_latents"]).to(self.bin_mean.device)
         self.load_state_dict(own, strict=True)
         self.axes = axes
 

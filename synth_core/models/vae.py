@@ -43,8 +43,8 @@ class VAEConfig(SpectralConfig):
 
 
 PRESETS: dict[str, dict] = {
-    "quick": {"channels": 64, "latent_dim": 16},
-    "better": {"channels": 256, "latent_dim": 32},
+    "quick": {"channels": 64, "latent_channels": 4},
+    "better": {"channels": 256, "latent_channels": 16},
 }
 
 

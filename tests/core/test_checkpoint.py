@@ -15,7 +15,9 @@ from synth_core.errors import CheckpointError
 from synth_core.models.cnn import CNNModel
 from synth_core.models.spectral import SpectralConfig
 
-TINY = SpectralConfig(sample_rate=22050, clip_seconds=0.25, channels=16, latent_dim=4, n_controls=2)
+TINY = SpectralConfig(
+    sample_rate=22050, clip_seconds=0.25, channels=16, latent_channels=2, n_controls=2
+)
 
 
 def tiny_model() -> CNNModel:

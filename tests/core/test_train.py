@@ -28,7 +28,7 @@ from synth_core.train import (
 
 RATE = 22050
 CONFIG = SpectralConfig(
-    sample_rate=RATE, clip_seconds=0.25, channels=16, latent_dim=4, n_controls=2, batch_size=4
+    sample_rate=RATE, clip_seconds=0.25, channels=16, latent_channels=2, n_controls=2, batch_size=4
 )
 
 
@@ -167,8 +167,8 @@ def test_asking_for_a_missing_device_is_a_clear_error():
 
 
 def test_presets_and_settings_build_the_configured_model_and_bad_ones_are_named():
-    model = build_learner("cnn", preset="quick", settings={"latent_dim": 8, "n_controls": 4})
-    assert model.config.latent_dim == 8 and model.config.channels == 64
+    model = build_learner("cnn", preset="quick", settings={"latent_channels": 3, "n_controls": 4})
+    assert model.config.latent_channels == 3 and model.config.channels == 64
     with pytest.raises(ModelConfigError, match="no preset 'huge'"):
         build_learner("cnn", preset="huge")
     with pytest.raises(ModelConfigError, match="unknown setting"):
