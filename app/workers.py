@@ -129,11 +129,13 @@ class LatestOnlyWorker(QObject):
         Returns
         -------
         int
-            A ticket; only the result of the newest ticket is delivered.
+            A ticket; only the result of the newest ticket is delivered. 0 after
+            :meth:`shutdown`: requests that race a closing window are dropped, not raised.
         """
         with self._condition:
             if self._closed:
-                raise RuntimeError(f"worker {self._name!r} was shut down")
+                log.debug("%s: request after shutdown dropped", self._name)
+                return 0
             self._ticket += 1
             self._pending = (self._ticket, function, args, kwargs)
             if self._thread is None:

@@ -41,14 +41,18 @@ def main(folder: str, png: str, out_json: str) -> int:
         panel.select_row(0)
 
     def drawn() -> None:
+        selected = panel.selected_file()
+        if selected is None or selected.path.name not in view.title_label.text():
+            return  # another panel's sound (a model's preview); wait for the chosen file
+        view.analysisReady.disconnect(drawn)
         report["drawn_s"] = time.time() - T0
+        report["title"] = view.title_label.text()
         start, end = view.view_range()
         view.set_view_range(start, start + 0.6 * (end - start))  # so the zoom region shows
         QTimer.singleShot(700, grab)
 
     def grab() -> None:
         app.primaryScreen().grabWindow(0).save(png)
-        report["title"] = view.title_label.text()
         report["transport"] = window.transport.reason_label.text()
         report["window"] = [window.width(), window.height()]
         finish(0)
