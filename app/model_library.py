@@ -65,16 +65,16 @@ def starter_models(folder: Path = STARTER_FOLDER) -> list[ModelEntry]:
 
 def physical_instruments() -> list[ModelEntry]:
     """Every physical instrument, playable without training."""
-    from synth_core.models.physical import INSTRUMENTS
+    from synth_core.models.physical import INSTRUMENT_TABLE
 
     return [
         ModelEntry(
             id=f"physical:{name}",
-            title=f"{name.capitalize()} (physical)",
+            title=f"{instrument.title} (physical)",
             kind="physical",
-            description=getattr(instrument, "description", "") or f"Physical model: {name}",
+            description=f"Physical model, playable without training; pitch is its {instrument.pitch_is}",
         )
-        for name, instrument in INSTRUMENTS.items()
+        for name, instrument in INSTRUMENT_TABLE.items()
     ]
 
 

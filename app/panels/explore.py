@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.control_row import ControlRow
+from app.widgets.drag_out import DragOutHandle
 from app.widgets.keyboard import KeyboardStrip, note_name
 from app.widgets.xy_pad import CORNER_NAMES, XYPad
 from app.workers import LatestOnlyWorker
@@ -124,10 +126,13 @@ class ExplorePanel(QWidget):
     soundGenerated(samples: np.ndarray, sample_rate: int)
         A new sound for the current settings (float32 mono).
     generationFailed(message: str)
+    modelRequested(model_id: str)
+        The user chose another model in the model list.
     """
 
     soundGenerated = Signal(object, int)
     generationFailed = Signal(str)
+    modelRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, *, player: Player | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +146,7 @@ class ExplorePanel(QWidget):
         self._drag_start: dict[str, float] | None = None
         self._last_sound: tuple[np.ndarray, int] | None = None
         self.last_latency_ms: float | None = None
+        self._closed = False
         self.undo_stack = QUndoStack(self)
         self._worker = LatestOnlyWorker("explore-generate", self)
         self._worker.finished.connect(self._generated)
@@ -152,11 +158,15 @@ class ExplorePanel(QWidget):
     # building ---------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.title = QLabel("No model loaded")
-        self.title.setWordWrap(True)
-        font = self.title.font()
-        font.setBold(True)
-        self.title.setFont(font)
+        self.model_box = QComboBox()
+        self.model_box.setToolTip("Starter models, your recent runs and the physical instruments")
+        self.model_box.setAccessibleName("Model")
+        self.model_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model_box.setMinimumContentsLength(16)
+        self.model_box.activated.connect(self._model_chosen)
+        self.title = "No model loaded"
 
         self.rows_box = QWidget()
         self.rows_layout = QVBoxLayout(self.rows_box)
@@ -165,7 +175,7 @@ class ExplorePanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.rows_box)
-        scroll.setMinimumHeight(140)
+        scroll.setMinimumHeight(80)
 
         self.reset_button = QPushButton("Reset all")
         self.reset_button.setToolTip("Every slider back to its default")
@@ -209,17 +219,22 @@ class ExplorePanel(QWidget):
         pad_layout.addWidget(self.pad)
 
         self.keyboard = KeyboardStrip()
-        self.pitch_label = QLabel()
         self.pitch_box = QGroupBox("Pitch")
         pitch_layout = QVBoxLayout(self.pitch_box)
         pitch_layout.addWidget(self.keyboard)
-        pitch_layout.addWidget(self.pitch_label)
 
         self.status = QLabel("Load a model to play with it.")
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
+        self.drag_handle = DragOutHandle(self._sound_for_drag)
+        presets.addWidget(self.drag_handle)
+
+        model_row = QHBoxLayout()
+        model_row.addWidget(QLabel("Model"))
+        model_row.addWidget(self.model_box, 1)
+
         layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
+        layout.addLayout(model_row)
         layout.addWidget(scroll, 3)
         layout.addLayout(buttons)
         layout.addLayout(presets)
@@ -247,8 +262,40 @@ class ExplorePanel(QWidget):
             self.load_preset_button,
             self.pad,
             self.keyboard,
+            self.drag_handle,
         ):
             widget.setEnabled(enabled)
+
+    def set_model_list(self, entries: list[tuple[str, str, str]]) -> None:
+        """Fill the model list with ``(model_id, title, tooltip)`` entries."""
+        self.model_box.blockSignals(True)
+        self.model_box.clear()
+        for model_id, title, tooltip in entries:
+            self.model_box.addItem(title, model_id)
+            self.model_box.setItemData(
+                self.model_box.count() - 1, tooltip, Qt.ItemDataRole.ToolTipRole
+            )
+        self._select_current()
+        self.model_box.blockSignals(False)
+
+    def _select_current(self) -> None:
+        index = self.model_box.findData(self.model_id)
+        if index < 0 and self.model_id:
+            self.model_box.addItem(Path(self.model_id).name or self.model_id, self.model_id)
+            index = self.model_box.count() - 1
+        self.model_box.setCurrentIndex(index)
+
+    def _model_chosen(self, index: int) -> None:
+        model_id = self.model_box.itemData(index)
+        if model_id and model_id != self.model_id:
+            self.modelRequested.emit(str(model_id))
+
+    def _sound_for_drag(self) -> tuple[np.ndarray, int, str] | None:
+        if self._last_sound is None:
+            return None
+        samples, rate = self._last_sound
+        name = f"{Path(self.model_id).name or self.model_id}_seed{self.seed}".replace(":", "-")
+        return samples, rate, name
 
     # model ------------------------------------------------------------------------------------
 
@@ -260,7 +307,11 @@ class ExplorePanel(QWidget):
         """
         self.model = model
         self.model_id = model_id
-        self.title.setText(title or f"{model_id} ({model.family})")
+        self.title = title or f"{model_id} ({model.family})"
+        self.model_box.setToolTip(self.title)
+        self.model_box.blockSignals(True)
+        self._select_current()
+        self.model_box.blockSignals(False)
         self.undo_stack.clear()
         for row in self._rows.values():
             row.deleteLater()
@@ -417,7 +468,7 @@ class ExplorePanel(QWidget):
 
     def request_sound(self) -> None:
         """Render the current settings off the GUI thread (the newest request wins)."""
-        if self.model is None:
+        if self.model is None or self._closed:
             return
         self._worker.submit(
             _render, self.model, dict(self._values), self.seed, self.pitch, time.perf_counter()
@@ -442,6 +493,7 @@ class ExplorePanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop the generation thread (the window calls this when it closes)."""
+        self._closed = True
         self._worker.shutdown()
 
     # signal handlers --------------------------------------------------------------------------
@@ -504,7 +556,9 @@ class ExplorePanel(QWidget):
 
     def _show_pitch(self) -> None:
         note = self.keyboard.note
-        self.pitch_label.setText("" if note is None else f"{note_name(note)} (MIDI {note})")
+        self.pitch_box.setTitle(
+            "Pitch" if note is None else f"Pitch: {note_name(note)} (MIDI {note})"
+        )
 
     def _save_preset_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save preset", "", "Presets (*.json)")

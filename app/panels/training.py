@@ -78,6 +78,8 @@ class TrainingPanel(QWidget):
         "Use this model" was pressed for a run with a checkpoint.
     previewReady(samples: np.ndarray, sample_rate: int)
         A preview sound arrived from the training process.
+    previewPlayRequested(samples: np.ndarray, sample_rate: int)
+        "Play preview" was pressed.
     runningChanged(running: bool)
     eventReceived(event: dict)
         Every JSON event from the child, as parsed (for tests and the status bar).
@@ -85,6 +87,7 @@ class TrainingPanel(QWidget):
 
     useModel = Signal(str)
     previewReady = Signal(object, int)
+    previewPlayRequested = Signal(object, int)
     runningChanged = Signal(bool)
     eventReceived = Signal(object)
 
@@ -187,7 +190,7 @@ class TrainingPanel(QWidget):
         status.addWidget(self.device_label)
 
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(150)
+        self.plot.setMinimumHeight(100)
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
@@ -507,7 +510,7 @@ class TrainingPanel(QWidget):
 
     def _play_preview(self) -> None:
         if self._preview is not None:
-            self.previewReady.emit(*self._preview)
+            self.previewPlayRequested.emit(*self._preview)
 
     def _finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         self._read_stdout()

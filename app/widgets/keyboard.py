@@ -33,7 +33,7 @@ class KeyboardStrip(QWidget):
             high += 1
         self.low, self.high = low, high
         self._note: int | None = None
-        self.setMinimumHeight(44)
+        self.setMinimumHeight(32)
         self.setMaximumHeight(64)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)

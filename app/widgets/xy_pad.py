@@ -57,7 +57,7 @@ class XYPad(QWidget):
         self._y = 0.5
         self._labels = ["", "", "", ""]
         self._dragging = False
-        self.setMinimumSize(160, 160)
+        self.setMinimumSize(110, 110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAcceptDrops(True)
