@@ -226,9 +226,22 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is None or not self.restoreState(state):
-            # First run: wide enough for every column of the Sounds table.
-            self.resizeDocks([self.dataset_dock], [440], Qt.Orientation.Horizontal)
+            self._default_dock_sizes()
         self._layout_restored = True
+
+    def _default_dock_sizes(self) -> None:
+        """First run: side docks a fixed share of the width, the sound view keeps the most."""
+        docks = [d for d in self.findChildren(QDockWidget) if not d.isFloating()]
+        horizontal = [
+            d
+            for d in docks
+            if self.dockWidgetArea(d)
+            in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea)
+        ]
+        width = max(self.width(), 1000)
+        sizes = [round(width * (0.3 if d is self.dataset_dock else 0.28)) for d in horizontal]
+        if horizontal:
+            self.resizeDocks(horizontal, sizes, Qt.Orientation.Horizontal)
 
     def save_layout(self) -> None:
         """Remember the window geometry, docks, toolbars and transport choices."""

@@ -27,8 +27,8 @@ def main(folder: str, png: str, out_json: str) -> int:
     app = create_application()
     report: dict[str, object] = {"imported_s": time.time() - T0}
     window = MainWindow(AppSettings())
-    window.restore_layout()
     window.setGeometry(app.primaryScreen().availableGeometry())
+    window.restore_layout()
     window.show()
     QTimer.singleShot(0, lambda: report.setdefault("shown_s", time.time() - T0))
     panel, view = window.dataset_panel, window.sound_view
