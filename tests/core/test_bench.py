@@ -1,0 +1,43 @@
+"""``timbrelab bench`` runs and prints its numbers (tiny sizes here; the numbers are not judged)."""
+
+from __future__ import annotations
+
+import json
+
+from synth_core.bench import BenchOptions, BenchResult, real_time_factor, run_bench
+from synth_core.cli import main
+
+
+def test_physical_bench_reports_every_instrument_at_each_batch_size():
+    results = run_bench("physical", BenchOptions(seconds=0.05, batches=(1, 2), repeats=1))
+    subjects = {r.subject for r in results if r.metric.startswith("RTF")}
+    assert subjects == {"string", "bar", "marimba", "bell", "membrane", "tube"}
+    rtf = [r for r in results if r.metric == "RTF, batch 2"]
+    assert len(rtf) == 6 and all(r.value > 0 for r in rtf)
+    assert any(r.metric == "slider-to-audio latency p95" for r in results)
+    assert results[-1].metric == "peak memory" and results[-1].value > 0
+    assert all(isinstance(r.line(), str) and r.family in r.line() for r in results)
+
+
+def test_real_time_factor_is_audio_seconds_over_median_call_time():
+    calls = []
+    rtf, median = real_time_factor(lambda: calls.append(1), 2.0, repeats=3, warmup=2)
+    assert len(calls) == 5
+    assert rtf == 2.0 / max(median, 1e-12) and rtf > 0
+
+
+def test_bench_command_prints_a_table_and_json(monkeypatch, capsys):
+    from synth_core import bench
+    from synth_core.models.physical import bench as physical_bench
+
+    # The real physical bench, registered through the plug-in point at a tiny size.
+    def tiny(options: BenchOptions) -> list[BenchResult]:
+        return physical_bench(BenchOptions(seconds=0.05, batches=(1,), repeats=1))
+
+    monkeypatch.setitem(bench.BENCHES, "physical", tiny)
+    assert main(["bench", "--family", "physical", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {r["subject"] for r in report["results"]} >= {"string", "tube", "process"}
+    assert report["threads"] >= 1
+    assert main(["bench", "--family", "physical"]) == 0
+    assert "RTF, batch 1" in capsys.readouterr().out
