@@ -82,3 +82,12 @@ def test_seeking_moves_the_playhead_within_the_sound(qtbot):
     assert bar.time_label.text().startswith("0:00.50")
     bar.shutdown()
     player.close()
+
+
+def test_the_player_works_without_qt():
+    import subprocess
+    import sys
+
+    code = "import app.player, sys; assert 'PySide6' not in sys.modules, 'Qt imported'"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr

@@ -36,7 +36,7 @@ def dominant_frequency(signal: np.ndarray, rate: int) -> float:
 def main(out_path: str) -> int:
     import sounddevice as sd
 
-    from app.transport import Player
+    from app.player import Player
 
     t = np.arange(round(SECONDS * RATE)) / RATE
     tone = (AMPLITUDE * np.sin(2 * np.pi * FREQUENCY_HZ * t)).astype(np.float32)
