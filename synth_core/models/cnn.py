@@ -7,10 +7,10 @@ new sounds come from a Gaussian fitted to the training latents (the PCA axes the
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from synth_core.models import Family, register
-from synth_core.models.spectral import SpectralAutoencoder, SpectralConfig
+from synth_core.models.spectral import SpectralAutoencoder, SpectralConfig, bench_spectral
 
 PRESETS: dict[str, dict] = {
     "quick": {"channels": 64, "latent_channels": 4},
@@ -23,6 +23,11 @@ class CNNModel(SpectralAutoencoder):
     config_class: ClassVar[type[SpectralConfig]] = SpectralConfig
     variational: ClassVar[bool] = False
     PRESETS: ClassVar[dict[str, dict]] = PRESETS
+
+
+def bench(options: Any) -> list[Any]:
+    """``timbrelab bench --family cnn``: see :func:`synth_core.models.spectral.bench_spectral`."""
+    return bench_spectral("cnn", options)
 
 
 register(

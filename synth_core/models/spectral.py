@@ -18,6 +18,8 @@ and spectral convergence of the linear magnitude, which weights the loud partial
 from __future__ import annotations
 
 import logging
+import math
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -48,8 +50,8 @@ class SpectralConfig(ModelConfig):
     hop: int = 256
     latent_channels: int = 8
     channels: int = 128
-    batch_size: int = 16
-    learning_rate: float = 1e-3
+    batch_size: int = 8
+    learning_rate: float = 2e-3
     pitch_conditioning: bool = True
     render_iterations: int = 8
     n_controls: int = 8
@@ -127,7 +129,7 @@ class SpectralAutoencoder(nn.Module):
         c, bins, lc = config.channels, config.n_bins, config.latent_channels
         out = 2 * lc if self.variational else lc
         self.encoder = nn.Sequential(
-            nn.Conv1d(bins + PITCH_FEATURES, c, 3, padding=1),
+            nn.Conv1d(bins + PITCH_FEATURES, c, 1),
             nn.LeakyReLU(0.2),
             nn.Conv1d(c, c, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2),
@@ -144,7 +146,7 @@ class SpectralAutoencoder(nn.Module):
             nn.Upsample(size=config.n_frames, mode="nearest"),
             nn.Conv1d(c, c, 5, padding=2),
             nn.LeakyReLU(0.2),
-            nn.Conv1d(c, bins, 3, padding=1),
+            nn.Conv1d(c, bins, 1),
         )
         self.register_buffer("bin_mean", torch.zeros(bins))
         self.register_buffer("bin_std", torch.ones(bins))
@@ -422,3 +424,70 @@ def kl_divergence(mean: Tensor, logvar: Tensor, *, free_bits: float) -> Tensor:
     at ≥ ``free_bits`` nats so the optimiser gains nothing by collapsing it (Kingma et al., 2016)."""
     per_dim = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
     return torch.clamp(per_dim, min=free_bits).sum()
+
+
+def bench_spectral(family_name: str, options: Any) -> list[Any]:
+    """``timbrelab bench`` numbers for a spectral family (see :mod:`synth_core.bench`).
+
+    The model is untrained but has fitted latents (from a few synthetic clips), so generation
+    takes the same path and time as a trained one: neighbour draw → network → rendering.
+    """
+    from synth_core.bench import BenchResult, latency_ms, real_time_factor, timings
+    from synth_core.dataset import ClipSet
+    from synth_core.train import build_learner
+
+    model = build_learner(family_name)
+    cfg = model.config
+    generator = torch.Generator().manual_seed(0)
+    t = torch.arange(cfg.clip_samples) / cfg.sample_rate
+    notes = torch.arange(16) + 48.0
+    tones = torch.sin(2 * math.pi * dsp.midi_to_hz(notes)[:, None] * t) * torch.exp(-4 * t)
+    noise = 0.05 * torch.randn(tones.shape, generator=generator)
+    clips = ClipSet(0.3 * tones + noise, notes, [f"c{i}" for i in range(16)], cfg.sample_rate)
+    model.begin(clips)
+    model.eval()
+    model.end(clips)
+    results = []
+    for batch in options.batches:
+        rtf, median = real_time_factor(
+            lambda batch=batch: model.generate(n=batch, seed=0),
+            batch * cfg.clip_seconds,
+            repeats=options.repeats,
+            warmup=options.warmup,
+        )
+        results.append(
+            BenchResult(
+                family_name, "default", f"generate RTF, batch {batch}", rtf, "x real time",
+                {"ms per call": round(1000 * median, 2)},
+            )
+        )  # fmt: skip
+    position = iter(torch.linspace(-3, 3, 64).tolist() * 4)
+    p50, p95 = latency_ms(lambda: model.generate({"axis_1": next(position)}, n=1, seed=0))
+    results.append(
+        BenchResult(
+            family_name, "default", "slider → audio p95", p95, "ms", {"median ms": round(p50, 2)}
+        )
+    )
+    z = model.train_latents[:1]
+    with torch.no_grad():
+        spec = model.decode(z)
+        network = statistics.median(timings(lambda: model.decode(z), repeats=options.repeats))
+        rendering = statistics.median(timings(lambda: model.render(spec), repeats=options.repeats))
+    results.append(
+        BenchResult(family_name, "default", "decode one clip: network", 1000 * network, "ms")
+    )
+    results.append(
+        BenchResult(
+            family_name, "default", "decode one clip: rendering", 1000 * rendering, "ms",
+            {"Griffin-Lim iterations": cfg.render_iterations},
+        )
+    )  # fmt: skip
+    batch = Batch(clips.audio[: cfg.batch_size], clips.pitch[: cfg.batch_size])
+    step = statistics.median(timings(lambda: model.step(batch), repeats=3, warmup=1))
+    results.append(
+        BenchResult(
+            family_name, "default", "training throughput", cfg.batch_size / step, "clips/s",
+            {"ms per step": round(1000 * step, 1), "batch": cfg.batch_size},
+        )
+    )  # fmt: skip
+    return results

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor
 
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
-from synth_core.models.spectral import SpectralAutoencoder, SpectralConfig
+from synth_core.models.spectral import SpectralAutoencoder, SpectralConfig, bench_spectral
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class VAEConfig(SpectralConfig):
     penalised.
     """
 
-    kl_weight: float = 0.003
-    kl_warmup_steps: int = 400
+    kl_weight: float = 0.001
+    kl_warmup_steps: int = 200
     free_bits: float = 0.05
 
     def validate(self) -> None:
@@ -67,6 +67,11 @@ class VAEModel(SpectralAutoencoder):
 
     def total(self, terms: Mapping[str, Tensor]) -> Tensor:
         return super().total(terms) + self.kl_scale() * terms["kl"]
+
+
+def bench(options: Any) -> list[Any]:
+    """``timbrelab bench --family vae``: see :func:`synth_core.models.spectral.bench_spectral`."""
+    return bench_spectral("vae", options)
 
 
 register(
