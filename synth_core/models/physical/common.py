@@ -120,81 +120,91 @@ def split_delay(total: Tensor) -> tuple[Tensor, Tensor]:
     return whole, total - whole
 
 
-@dataclass(frozen=True)
-class Grid:
-    """The exponentially weighted FFT grid: ``zinv`` is z^-1 = e^-(log_r + jw) at each bin."""
+def poly_mul(a: Tensor, b: Tensor) -> Tensor:
+    """Product of polynomials in z^-1, row by row: ``[batch, m] x [batch, n] -> [batch, m+n-1]``.
 
-    size: int
-    samples: int
-    log_r: float
-    zinv: Tensor
-    omega: Tensor
-    roots: Tensor  # e^(-2 pi j m / size) for m in 0..size-1
-
-    def delay(self, whole: Tensor) -> Tensor:
-        """z^-N on the grid for a ``[batch]`` tensor of whole-sample delays: ``[batch, bins]``.
-
-        On an FFT grid e^(-jwN) is a root of unity, so it is looked up rather than computed.
-        Only whole delays are offered: an ideal fractional delay here would be non-causal and
-        its sinc tails, wrapped round the FFT buffer, get amplified by the weighting.
-        """
-        n = whole.detach().long()
-        k = torch.arange(self.omega.shape[0])
-        phase = self.roots[(k[None, :] * n[:, None]) % self.size]
-        return phase * torch.exp(-self.log_r * whole)[:, None]
-
-    def weight(self, signal: Tensor) -> Tensor:
-        """Spectrum of ``signal`` ``[batch, n]`` weighted by r^-n."""
-        n = torch.arange(signal.shape[-1], dtype=torch.float64)
-        weighted = signal * torch.exp(-self.log_r * n)
-        if weighted.requires_grad:
-            return torch.fft.rfft(weighted, n=self.size)
-        return torch.from_numpy(scipy.fft.rfft(weighted.numpy(), n=self.size))
-
-    def unweight(self, spectrum: Tensor) -> Tensor:
-        """Time signal ``[batch, samples]`` from a weighted spectrum."""
-        # Single-threaded, scipy's pocketfft is several times faster than torch's CPU FFT here;
-        # torch is only needed when gradients flow (sound matching).
-        if spectrum.requires_grad:
-            signal = torch.fft.irfft(spectrum, n=self.size)[..., : self.samples]
-        else:
-            signal = torch.from_numpy(
-                scipy.fft.irfft(spectrum.numpy(), n=self.size)[..., : self.samples]
-            )
-        n = torch.arange(self.samples, dtype=torch.float64)
-        return signal * torch.exp(self.log_r * n)
-
-
-_GRIDS: dict[tuple[int, int], Grid] = {}
-
-
-def grid(samples: int, excitation: int) -> Grid:
-    """The weighted FFT grid for an output of ``samples`` driven by ``excitation`` samples.
-
-    A recursive loop filter is linear and time-invariant, so its output is exactly X(z) H(z).
-    Evaluating both on the circle |z| = r > 1 (instead of the unit circle) turns the slowly
-    decaying impulse response into a fast-decaying one, so a single FFT of modest length holds it
-    without audible time aliasing; multiplying by r^n afterwards undoes the weighting.
+    Meant for short filters (a loop's few coefficients, or a burst times a short filter);
+    differentiable.
     """
-    size = 1 << max(8, math.ceil(math.log2(samples + excitation + 1)))
-    key = (samples, size)
-    cached = _GRIDS.get(key)
-    if cached is None:
-        log_r = math.log(_WEIGHT_RANGE) / samples
-        omega = torch.arange(size // 2 + 1, dtype=torch.float64) * (2.0 * math.pi / size)
-        zinv = torch.exp(torch.complex(torch.full_like(omega, -log_r), -omega))
-        angle = torch.arange(size, dtype=torch.float64) * (-2.0 * math.pi / size)
-        roots = torch.polar(torch.ones_like(angle), angle)
-        cached = Grid(size, samples, log_r, zinv, omega, roots)
-        if len(_GRIDS) > 16:
-            _GRIDS.clear()
-        _GRIDS[key] = cached
-    return cached
+    if a.shape[-1] > b.shape[-1]:
+        a, b = b, a
+    m = a.shape[-1]
+    return sum(torch.nn.functional.pad(a[:, i : i + 1] * b, (i, m - 1 - i)) for i in range(m))
 
 
-def dc_blocker(zinv: Tensor, pole: float = 0.9995) -> Tensor:
-    """(1 - z^-1) / (1 - R z^-1): removes DC with a corner near 3.5 Hz at 44.1 kHz."""
-    return (1.0 - zinv) / (1.0 - pole * zinv)
+DC_POLE = 0.9995  # (1 - z^-1) / (1 - R z^-1): removes DC with a corner near 3.5 Hz at 44.1 kHz
+
+
+def _rfft(signal: Tensor, size: int) -> Tensor:
+    # Single-threaded, scipy's pocketfft is several times faster than torch's CPU FFT here;
+    # torch is only needed when gradients flow (sound matching).
+    if signal.requires_grad:
+        return torch.fft.rfft(signal, n=size)
+    return torch.from_numpy(scipy.fft.rfft(signal.numpy(), n=size))
+
+
+def _irfft(spectrum: Tensor, size: int) -> Tensor:
+    if spectrum.requires_grad:
+        return torch.fft.irfft(spectrum, n=size)
+    return torch.from_numpy(scipy.fft.irfft(spectrum.numpy(), n=size))
+
+
+def render_loop(
+    excitation: Tensor,
+    numerator: Tensor,
+    head: Tensor,
+    tail: Tensor,
+    delay: Tensor,
+    *,
+    samples: int,
+) -> Tensor:
+    """Output of the recursive filter ``B(z) / (A(z) + C(z) z^-N)`` driven by ``excitation``,
+    followed by a DC blocker; ``[batch, samples]`` float64.
+
+    Parameters
+    ----------
+    excitation : Tensor [batch, length]
+    numerator, head, tail : Tensor [batch, k]
+        Coefficients of B, A and C in powers of z^-1 (a few taps each).
+    delay : Tensor [batch]
+        Whole samples N (integer-valued).
+    samples : int
+        Output length.
+
+    Notes
+    -----
+    A feedback loop of delay line and filters is linear and time-invariant, so its output is
+    exactly X(z) B(z) / D(z). Both are evaluated with one FFT each on the circle |z| = r > 1
+    (weighting coefficient n by r^-n): there the slowly decaying impulse response becomes a fast
+    decaying one, so an FFT just longer than the output holds it without audible time aliasing
+    (below 1/_WEIGHT_RANGE), and multiplying by r^n afterwards undoes the weighting. D(z) is
+    sparse (taps near 0 and near N), so no per-sample loop and no per-bin evaluation of z^-N.
+    """
+    batch = excitation.shape[0]
+    dc_num = torch.tensor([[1.0, -1.0]], dtype=torch.float64).expand(batch, 2)
+    dc_den = torch.tensor([[1.0, -DC_POLE]], dtype=torch.float64).expand(batch, 2)
+    numerator = poly_mul(numerator, dc_num)
+    head, tail = poly_mul(head, dc_den), poly_mul(tail, dc_den)
+    longest = int(delay.max().item()) + tail.shape[-1]
+    size = scipy.fft.next_fast_len(max(samples, longest, excitation.shape[-1]) + 16, real=True)
+    log_r = math.log(_WEIGHT_RANGE) / samples
+    n = torch.arange(size, dtype=torch.float64)
+    weight = torch.exp(-log_r * n)
+    # Weighting by r^-n commutes with convolution, so a short burst is filtered in time and a
+    # long excitation (a blown note) through one more FFT.
+    if excitation.shape[-1] <= 4096:
+        driven = poly_mul(excitation, numerator)[:, :size]
+        spectrum = _rfft(driven * weight[: driven.shape[-1]], size)
+    else:
+        spectrum = _rfft(excitation[:, :size] * weight[: min(size, excitation.shape[-1])], size)
+        spectrum = spectrum * _rfft(numerator * weight[: numerator.shape[-1]], size)
+
+    where = delay.detach().long()[:, None] + torch.arange(tail.shape[-1])[None, :]
+    denominator = torch.zeros(batch, size, dtype=torch.float64)
+    denominator = denominator.scatter_add(1, where, tail)
+    denominator = denominator + torch.nn.functional.pad(head, (0, size - head.shape[-1]))
+    spectrum = spectrum / _rfft(denominator * weight, size)
+    return _irfft(spectrum, size)[:, :samples] * torch.exp(log_r * n[:samples])
 
 
 def finish(audio: Tensor, peak: float = 0.9) -> Tensor:

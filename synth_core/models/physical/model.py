@@ -271,8 +271,9 @@ class PhysicalModel:
         m = torch.zeros_like(positions)
         v = torch.zeros_like(positions)
         t = torch.zeros(audio.shape[0])
-        for _ in range(steps):
-            loss = self._descend(audio, ids, positions, m, v, t)
+        with torch.enable_grad():  # callers such as ``reconstruct`` may run under no_grad
+            for _ in range(steps):
+                loss = self._descend(audio, ids, positions, m, v, t)
         return ids, positions, loss
 
     def _match_length(self, audio: Tensor) -> int:
@@ -393,9 +394,10 @@ class PhysicalModel:
             )
         positions = self.table_positions[rows].clone()
         m, v, t = self._adam_m[rows].clone(), self._adam_v[rows].clone(), self._adam_t[rows].clone()
-        loss = self._descend(
-            batch.audio.detach().float().cpu(), self.table_instrument[rows], positions, m, v, t
-        )
+        with torch.enable_grad():
+            loss = self._descend(
+                batch.audio.detach().float().cpu(), self.table_instrument[rows], positions, m, v, t
+            )
         self.table_positions[rows] = positions
         self._adam_m[rows], self._adam_v[rows], self._adam_t[rows] = m, v, t
         self.table_loss[rows] = loss

@@ -21,9 +21,9 @@ from synth_core.models.physical.common import (
     Params,
     allpass1_group_delay,
     allpass1_phase_delay,
-    dc_blocker,
-    grid,
     midi_to_hz,
+    poly_mul,
+    render_loop,
     split_delay,
     tuned_allpass,
 )
@@ -108,20 +108,19 @@ def render_string(
     excitation = pick_comb(
         pluck(period, params["pick_position"], generator), params["pick_position"] * period
     )
-    g = grid(samples, excitation.shape[-1])
-    z = g.zinv[None, :]
-
-    # H = 1 / (1 - g L D^4 F z^-N) with the allpasses as num/den, over one common denominator
-    # so the whole loop costs a single complex division per bin.
-    a_, c_d, c_f = a[:, None], c_disp[:, None], c_frac[:, None]
-    brightness_filter = a_ + (1.0 - 2.0 * a_) * z + a_ * z * z
-    disp_num, disp_den = (c_d + z) ** 2, (1.0 + c_d * z) ** 2
-    disp_num, disp_den = disp_num * disp_num, disp_den * disp_den
-    denominator = disp_den * (1.0 + c_f * z)
-    numerator = gain[:, None] * brightness_filter * disp_num * (c_f + z) * g.delay(whole)
-    response = denominator / (denominator - numerator)
-    spectrum = g.weight(excitation) * dc_blocker(z) * response
-    return g.unweight(spectrum)
+    # H = 1 / (1 - g L D^4 F z^-N) with each allpass as num/den: H = A / (A - g L Dn^4 Fn z^-N)
+    # with A = Dd^4 Fd, all as short coefficient rows.
+    ones = torch.ones_like(a)
+    disp_num = torch.stack([c_disp, ones], -1)
+    disp_den = torch.stack([ones, c_disp], -1)
+    frac_num = torch.stack([c_frac, ones], -1)
+    frac_den = torch.stack([ones, c_frac], -1)
+    loop_filter = torch.stack([a, 1.0 - 2.0 * a, a], -1) * gain[:, None]
+    disp_num = poly_mul(poly_mul(disp_num, disp_num), poly_mul(disp_num, disp_num))
+    disp_den = poly_mul(poly_mul(disp_den, disp_den), poly_mul(disp_den, disp_den))
+    head = poly_mul(disp_den, frac_den)
+    tail = -poly_mul(poly_mul(loop_filter, disp_num), frac_num)
+    return render_loop(excitation, head, head, tail, whole, samples=samples)
 
 
 def pluck(period: Tensor, pick_position: Tensor, generator: torch.Generator) -> Tensor:

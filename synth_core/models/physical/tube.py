@@ -23,9 +23,9 @@ from synth_core.models.physical.common import (
     Instrument,
     Params,
     allpass1_group_delay,
-    dc_blocker,
-    grid,
     midi_to_hz,
+    poly_mul,
+    render_loop,
     split_delay,
     tuned_allpass,
 )
@@ -92,7 +92,7 @@ def render_tube(
     pressure = params["pressure"][:, None]
     drive = 1.0 + 8.0 * pressure  # a harder-blown reed saturates into a squarer, brighter flow
     flow = torch.tanh(drive * envelope * torch.sin(phase)) / torch.tanh(drive)
-    noise = torch.randn(batch, samples, generator=generator, dtype=torch.float64)
+    noise = torch.randn(batch, samples, generator=generator).double()
     # Turbulence is loudest while the reed is open, so it is modulated by the flow.
     turbulence = params["noise"][:, None] * envelope * (0.6 + 0.4 * flow) * noise * 0.3
     excitation = flow * (0.4 + 0.6 * pressure) + turbulence
@@ -110,14 +110,12 @@ def render_tube(
     gain = torch.exp(-LN_1000 * group_delay / (BORE_T60 * sample_rate)) / bell_gain
     gain = gain.clamp_max(0.9999)
 
-    g = grid(samples, 0)
-    z = g.zinv[None, :]
-    # H = 1 / (1 + g B F z^-N), bell B and fraction F as num/den over one denominator.
-    q_, c_f = q[:, None], c_frac[:, None]
-    denominator = (1.0 - q_ * z) * (1.0 + c_f * z)
-    numerator = (gain[:, None] * (1.0 - q_)) * (c_f + z) * g.delay(whole)
-    spectrum = g.weight(excitation) * dc_blocker(z) * denominator / (denominator + numerator)
-    return g.unweight(spectrum)
+    # H = 1 / (1 + g B F z^-N), bell B = (1 - q) / (1 - q z^-1) and fraction F as num/den:
+    # H = A / (A + g (1 - q) Fn z^-N) with A = (1 - q z^-1) Fd.
+    ones = torch.ones_like(q)
+    head = poly_mul(torch.stack([ones, -q], -1), torch.stack([ones, c_frac], -1))
+    tail = torch.stack([c_frac, ones], -1) * (gain * (1.0 - q))[:, None]
+    return render_loop(excitation, head, head, tail, whole, samples=samples)
 
 
 TUBE = Instrument(name="tube", title="Blown tube", controls=CONTROLS, render=render_tube)
