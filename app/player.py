@@ -224,6 +224,7 @@ class Player:
         self._source_done = False
         self._playing = False
         self._position_s = 0.0
+        self._last_frame = -1
         self._peak = 0.0
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="timbrelab-player", daemon=True)
@@ -390,6 +391,7 @@ class Player:
         if self._source is None or self._ring is None:
             return
         self._next_frame = min(max(0, round(seconds * self._rate)), len(self._source))
+        self._last_frame = -1
         self._source_done = False
         self._ring.clear()
 
@@ -463,7 +465,11 @@ class Player:
             self._peak = max(self._peak, float(np.abs(outdata[:n]).max()))
             # Clamped: some host APIs report no timing (0) or nonsense.
             latency = min(max(0.0, time.outputBufferDacTime - time.currentTime), 0.5)
-            self._position_s = max(0.0, (last + 1) / self._rate - latency)
+            position = max(0.0, (last + 1) / self._rate - latency)
+            if last >= self._last_frame:  # no seek or loop wrap since the last block:
+                position = max(position, self._position_s)  # latency jitter must not go back
+            self._last_frame = last
+            self._position_s = position
         elif self._source_done and self._playing:
             self._position_s = len(self._source) / self._rate if self._source is not None else 0.0
             self._playing = False

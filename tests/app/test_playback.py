@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_played_tone_arrives_at_the_sound_server_with_its_pitch_and_level(pulse_server, tmp_path):
+def test_played_tone_arrives_at_the_sound_server_with_its_pitch_level_and_loop(
+    pulse_server, tmp_path
+):
     out = tmp_path / "recorded.json"
     completed = subprocess.run(
         [sys.executable, "-m", "tests.support.play_and_record", str(out)],
@@ -36,6 +38,9 @@ def test_played_tone_arrives_at_the_sound_server_with_its_pitch_and_level(pulse_
     expected = probe.VOLUME * probe.AMPLITUDE
     assert 20 * np.log10(result["amplitude"] / expected) == pytest.approx(0.0, abs=0.5)
     assert result["loud_seconds"] == pytest.approx(probe.SECONDS, abs=0.1)
+    # Looping repeats the sound without gaps until stopped, and stop is prompt.
+    assert result["loop_longest_gap_s"] < 0.005
+    assert result["loop_loud_seconds"] == pytest.approx(probe.LOOP_SECONDS, abs=0.15)
     positions = result["positions"]
     assert np.all(np.diff(positions) >= 0), "the playhead never runs backwards"
     assert positions[-1] == pytest.approx(probe.SECONDS, abs=0.2)

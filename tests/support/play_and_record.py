@@ -20,6 +20,8 @@ FREQUENCY_HZ = 1000.0
 AMPLITUDE = 0.5
 VOLUME = 0.5
 SECONDS = 1.5
+LOOP_SOUND_SECONDS = 0.2  # 200 whole cycles of the tone, so the loop point is seamless
+LOOP_SECONDS = 0.8
 
 
 def dominant_frequency(signal: np.ndarray, rate: int) -> float:
@@ -47,13 +49,14 @@ def main(out_path: str) -> int:
         result["error"] = player.reason
         Path(out_path).write_text(json.dumps(result))
         return 3
-    blocks: list[np.ndarray] = []
+    phases: dict[str, list[np.ndarray]] = {"tone": [], "loop": []}
+    phase = ["tone"]
     positions: list[float] = []
     with sd.InputStream(
         samplerate=RATE,
         channels=1,
         dtype="float32",
-        callback=lambda data, frames, when, status: blocks.append(data[:, 0].copy()),
+        callback=lambda data, frames, when, status: phases[phase[0]].append(data[:, 0].copy()),
     ):
         time.sleep(0.3)
         player.play(tone, RATE)
@@ -62,12 +65,24 @@ def main(out_path: str) -> int:
             positions.append(player.position_s)
             time.sleep(0.02)
         time.sleep(0.3)
-    result["still_playing"] = player.is_playing
+        result["still_playing"] = player.is_playing
+        # Loop a short sound (a whole number of cycles) for LOOP_SECONDS, then stop.
+        phase[0] = "loop"
+        player.loop = True
+        player.play(tone[: round(LOOP_SOUND_SECONDS * RATE)], RATE)
+        time.sleep(LOOP_SECONDS)
+        player.stop()
+        time.sleep(0.3)
     result["device"] = player.device.name if player.device else None
     result["errors"] = player.take_errors()
     player.close()
 
-    recorded = np.concatenate(blocks) if blocks else np.zeros(1, dtype=np.float32)
+    looped = np.concatenate(phases["loop"]) if phases["loop"] else np.zeros(1, np.float32)
+    loud = np.flatnonzero(np.abs(looped) > VOLUME * AMPLITUDE / 4)
+    result["loop_loud_seconds"] = (loud[-1] - loud[0]) / RATE if len(loud) else 0.0
+    result["loop_longest_gap_s"] = float(np.diff(loud).max() / RATE) if len(loud) > 1 else 0.0
+
+    recorded = np.concatenate(phases["tone"]) if phases["tone"] else np.zeros(1, np.float32)
     loud = np.flatnonzero(np.abs(recorded) > VOLUME * AMPLITUDE / 4)
     result["loud_seconds"] = (loud[-1] - loud[0]) / RATE if len(loud) else 0.0
     if len(loud) > RATE // 2:
