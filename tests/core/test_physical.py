@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import scipy.signal
+import soundfile as sf
 import torch
 
 from synth_core.errors import ModelConfigError
@@ -244,3 +245,19 @@ def test_a_note_too_high_for_the_sample_rate_is_refused():
     model = instrument_model("physical:string", sample_rate=8000)
     with pytest.raises(ModelConfigError, match="too high for 8000 Hz"):
         model.generate(pitch=108)
+
+
+def test_generate_command_plays_an_instrument_by_name_without_training(tmp_path):
+    from synth_core.cli import main
+
+    out = tmp_path / "strings"
+    code = main(
+        ["generate", "physical:string", "--n", "2", "--pitch", "60", "--set", "decay=2.0"]
+        + ["--seed", "3", "--out", str(out)]
+    )
+    assert code == 0
+    files = sorted(p.name for p in out.glob("*.wav"))
+    assert files == ["0000__p060.wav", "0001__p060.wav"]
+    audio, rate = sf.read(out / files[0])
+    assert rate == SR and abs(cents(measured_hz(audio, hz(60), start=0.05), hz(60))) < 1.0
+    assert main(["generate", "physical:kazoo", "--out", str(out)]) == 2
