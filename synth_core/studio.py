@@ -23,6 +23,12 @@ PRESET_VERSION = 1
 RANDOM_SIGMAS = 2.0
 
 
+def accepts_pitch(model: object) -> bool:
+    """True when ``generate(pitch=…)`` conditions ``model`` (its ``accepts_pitch``)."""
+    accepts = getattr(model, "accepts_pitch", False)
+    return bool(accepts() if callable(accepts) else accepts)
+
+
 def random_values(controls: Sequence[Control], *, seed: int) -> dict[str, float]:
     """A random slider setting, reproducible from ``seed``.
 

@@ -42,6 +42,7 @@ from synth_core.errors import TimbreLabError
 from synth_core.models.base import SoundModel, resolve_values
 from synth_core.studio import (
     Preset,
+    accepts_pitch,
     fill_values,
     load_preset,
     morph_values,
@@ -64,8 +65,7 @@ def is_pitch_conditioned(model: SoundModel) -> bool:
     ``generate(pitch=…)`` conditions it (``accepts_pitch()``)."""
     if any(c.name == PITCH_CONTROL for c in model.controls()):
         return True
-    accepts = getattr(model, "accepts_pitch", None)
-    return bool(accepts()) if callable(accepts) else False
+    return accepts_pitch(model)
 
 
 def values_from_audio(model: SoundModel, audio: np.ndarray) -> dict[str, float] | None:

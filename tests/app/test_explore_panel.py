@@ -31,7 +31,13 @@ def tiny_run(tmp_path_factory) -> Path:
         tone = 0.5 * np.sin(2 * np.pi * 110 * 2 ** (i / 12) * t) * np.exp(-t * (3 + i))
         soundfile.write(folder / f"tone{i}__p{45 + i:03d}.wav", tone.astype(np.float32), 44100)
     run = root / "run"
-    settings = ["channels=16", "latent_dim=4", "n_controls=4", "batch_size=4", "clip_seconds=0.5"]
+    settings = [
+        "channels=16",
+        "latent_channels=2",
+        "n_controls=4",
+        "batch_size=4",
+        "clip_seconds=0.5",
+    ]
     argv = ["train", str(folder), "--family", "vae", "--out", str(run), "--steps", "2"]
     argv += ["--progress", "none"] + [a for s in settings for a in ("--set", s)]
     assert cli.main(argv) == 0
@@ -49,11 +55,9 @@ def panel(qtbot, tiny_run) -> ExplorePanel:
     widget.shutdown()
 
 
-def render(panel: ExplorePanel, values, seed=None, pitch=None) -> np.ndarray:
-    audio = panel.model.generate(
-        values, n=1, seed=panel.seed if seed is None else seed, pitch=pitch
-    )
-    return audio[0].numpy()
+def render(panel: ExplorePanel, values) -> np.ndarray:
+    """What the model renders for ``values`` at the panel's seed and pitch."""
+    return panel.model.generate(values, n=1, seed=panel.seed, pitch=panel.pitch)[0].numpy()
 
 
 def test_one_slider_per_control_with_label_and_unit(panel):
@@ -155,7 +159,7 @@ def test_presets_round_trip_and_another_models_preset_is_refused(qtbot, panel, t
 def test_a_dropped_sound_sets_the_sliders_to_its_latent(panel, tiny_run, tmp_path):
     t = np.arange(22050) / 44100
     clip = (0.4 * np.sin(2 * np.pi * 220 * t) * np.exp(-5 * t)).astype(np.float32)
-    soundfile.write(tmp_path / "drop.wav", clip, 44100)
+    soundfile.write(tmp_path / "drop.wav", clip, 44100, subtype="FLOAT")
     values = panel.encode_file(tmp_path / "drop.wav")
     assert values["variation"] == 0.0
     latent = panel.model.encode(torch.from_numpy(clip)[None])
