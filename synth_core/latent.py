@@ -23,6 +23,7 @@ from synth_core.models.base import Control, resolve_values
 
 AXIS_RANGE_SIGMA = 3.0
 NAMED_AXES = 16  # only the leading axes become sliders, so only they are named
+MAX_AXES = 64
 PRESETS_FORMAT = 1
 
 
@@ -30,8 +31,8 @@ PRESETS_FORMAT = 1
 class LatentAxes:
     """PCA of a set of latents.
 
-    mean : ``[D]`` centre. components : ``[D, D]`` unit axes as rows, most variance first.
-    scales : ``[D]`` standard deviation along each axis. descriptor : ``[D]`` int64 index into
+    mean : ``[D]`` centre. components : ``[K, D]`` unit axes as rows, most variance first
+    (K ≤ D). scales : ``[K]`` standard deviation along each axis. descriptor : ``[D]`` int64 index into
     :data:`synth_core.dsp.DESCRIPTOR_NAMES` (−1 when none correlates). r : ``[D]`` the Pearson
     correlation with that descriptor.
     """
@@ -54,11 +55,11 @@ class LatentAxes:
         )
 
     def to_latent(self, coords: Tensor) -> Tensor:
-        """``[n, D]`` coordinates in σ along each axis → latents ``[n, D]``."""
+        """``[n, K]`` coordinates in σ along each axis → latents ``[n, D]``."""
         return self.mean + (coords * self.scales) @ self.components
 
     def to_coords(self, latents: Tensor) -> Tensor:
-        """Latents ``[n, D]`` → coordinates in σ along each axis."""
+        """Latents ``[n, D]`` → coordinates ``[n, K]`` in σ along each axis."""
         return ((latents - self.mean) @ self.components.T) / self.scales.clamp_min(1e-8)
 
     def label(self, index: int) -> str:
@@ -112,17 +113,21 @@ def fit_axes(latents: Tensor, descriptors: Mapping[str, Tensor] | None = None) -
         return LatentAxes.identity(dim)
     mean = latents.mean(0)
     centred = latents - mean
-    _, singular, vh = torch.linalg.svd(centred, full_matrices=True)
-    scales = torch.zeros(dim)
-    scales[: singular.shape[0]] = singular / math.sqrt(n - 1)
+    _, singular, vh = torch.linalg.svd(centred, full_matrices=dim <= MAX_AXES)
+    # keep the leading axes only: a latent with hundreds of dimensions would otherwise store a
+    # square matrix of them, and no one plays more than a few dozen sliders
+    keep = min(dim, MAX_AXES)
+    scales = torch.zeros(keep)
+    found = min(keep, singular.shape[0])
+    scales[:found] = singular[:found] / math.sqrt(n - 1)
     # axes with no spread keep unit scale so sliders along them still move the sound a little
     scales = torch.where(scales > 1e-6, scales, torch.ones_like(scales))
-    components = vh[:dim]
+    components = vh[:keep]
     coords = centred @ components.T
     # sign convention: positive along an axis means more of the correlated descriptor
-    descriptor = torch.full((dim,), -1, dtype=torch.long)
-    r = torch.zeros(dim)
-    for axis in range(min(dim, NAMED_AXES)):
+    descriptor = torch.full((keep,), -1, dtype=torch.long)
+    r = torch.zeros(keep)
+    for axis in range(min(keep, NAMED_AXES)):
         best_name, best_r = None, 0.0
         for name, values in (descriptors or {}).items():
             value = _pearson(coords[:, axis], values.detach().float().cpu())
@@ -140,7 +145,7 @@ def fit_axes(latents: Tensor, descriptors: Mapping[str, Tensor] | None = None) -
 def axis_controls(axes: LatentAxes, count: int) -> list[Control]:
     """Sliders for the first ``count`` axes: ``axis_1``…, in σ, range ±3, default 0."""
     controls = []
-    for i in range(min(count, axes.mean.shape[0])):
+    for i in range(min(count, axes.components.shape[0])):
         controls.append(
             Control(
                 name=f"axis_{i + 1}",

@@ -14,7 +14,7 @@ from synth_core.models.spectral import SpectralAutoencoder, SpectralConfig, benc
 
 PRESETS: dict[str, dict] = {
     "quick": {"channels": 64, "latent_channels": 4},
-    "better": {"channels": 256, "latent_channels": 16},
+    "better": {"channels": 256, "latent_channels": 32},
 }
 # The smallest sensible model, for the family test matrix.
 TINY: dict = {"channels": 16, "latent_channels": 2, "n_controls": 2, "render_iterations": 2}
