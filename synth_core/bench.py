@@ -185,6 +185,11 @@ def cli_bench(args: Any) -> int:
             if args.family is not None:
                 raise
             failures[name] = str(error)
+        except Exception as error:  # one family's broken bench must not hide the others' numbers
+            if args.family is not None:
+                raise
+            log.warning("bench of %s failed", name, exc_info=True)
+            failures[name] = f"{type(error).__name__}: {error}"
         if not args.json:
             for result in (r for r in results if r.family == name):
                 sys.stdout.write(result.line() + "\n")
