@@ -208,10 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     reporter = CrashReporter()
     reporter.install()
     stop_signal_timer = _let_python_see_signals(app)
-    window = MainWindow(AppSettings())
+    window = MainWindow(AppSettings(), studio=False)
     window.restore_layout()
     window.show()
     log.info("window shown %.2f s after start", time.monotonic() - _START)
+    studio_import = _attach_studio_when_imported(window)
     folder = Path(args.folder) if args.folder else window.settings.last_folder
     if folder is not None and folder.is_dir():
         window.open_folder(folder)
@@ -219,4 +220,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.show_status(f"{args.folder}: no such folder")
     code = app.exec()
     stop_signal_timer()
+    studio_import.wait()  # a QThread must not outlive its QObject
     return int(code)
+
+
+def _attach_studio_when_imported(window: object) -> object:
+    """Import the studio (torch and the model families) off the GUI thread, then attach it.
+
+    Importing torch takes seconds on a cold start; done on the GUI thread it would keep the
+    window from appearing. Returns the running task (a ``QThread``).
+    """
+    from app.workers import BackgroundTask
+
+    def preload(progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> None:
+        import app.studio  # noqa: F401 (imported for its side effect: the module cache)
+        from synth_core.models import available_families
+
+        available_families()
+
+    def failed(error: object) -> None:
+        log.error("loading the model families failed: %s", error)
+        window.attach_studio()  # builds on the GUI thread, where the error is shown properly
+
+    task = BackgroundTask(preload, window)
+    task.succeeded.connect(lambda _result: window.attach_studio())
+    task.failed.connect(failed)
+    started = time.monotonic()
+    task.finished.connect(
+        lambda: log.info("models ready %.2f s after the window", time.monotonic() - started)
+    )
+    task.start()
+    return task

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, Slot
@@ -37,10 +38,12 @@ from PySide6.QtWidgets import (
 
 from app.panels.dataset import DatasetPanel
 from app.settings import AppSettings
-from app.studio import Studio
 from app.transport import Player, TransportBar
 from app.views.sound_view import SoundView
 from synth_core import __version__
+
+if TYPE_CHECKING:
+    from app.studio import Studio
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,9 @@ class MainWindow(QMainWindow):
         Audio player; ``None`` makes one on the saved output device.
     """
 
-    def __init__(self, settings: AppSettings, *, player: Player | None = None) -> None:
+    def __init__(
+        self, settings: AppSettings, *, player: Player | None = None, studio: bool = True
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.setObjectName("timbreLabMainWindow")
@@ -109,7 +114,10 @@ class MainWindow(QMainWindow):
             shortcut=QKeySequence("Ctrl+1"),
         )
         self._connect()
-        self.studio = Studio(self)  # Explore and Train docks, model and export menu entries
+        self.studio: Studio | None = None
+        self._closed = False
+        if studio:
+            self.attach_studio()
         self.statusBar().showMessage("Open a folder of sounds to begin (File ▸ Open Folder…)")
         self.resize(1280, 800)
 
@@ -219,6 +227,19 @@ class MainWindow(QMainWindow):
         if not (known and self.restoreDockWidget(dock)):
             dock.show()
         return dock
+
+    def attach_studio(self) -> None:
+        """Add the Explore and Train docks and the model and export menu entries.
+
+        The studio imports torch and every model family (seconds on a cold start), so
+        :func:`app.main.main` shows the window first and calls this once those imports are done
+        on a background thread; a panel added late still gets its saved place.
+        """
+        if self.studio is not None or self._closed:
+            return
+        from app.studio import Studio
+
+        self.studio = Studio(self)
 
     def restore_layout(self) -> None:
         """Put the window, docks and toolbars where they were last time (once panels exist)."""
@@ -375,10 +396,12 @@ class MainWindow(QMainWindow):
         self.open_folder(folder, select=file)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.studio.confirm_close():
+        if self.studio is not None and not self.studio.confirm_close():
             event.ignore()
             return
-        self.studio.shutdown()
+        self._closed = True
+        if self.studio is not None:
+            self.studio.shutdown()
         self.save_layout()
         self.transport.shutdown()
         for panel in self._panels:

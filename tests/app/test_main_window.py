@@ -257,3 +257,23 @@ def test_space_reaches_the_transport_while_the_file_list_has_focus(
     with qtbot.waitSignal(main_window.transport.play_action.triggered, timeout=WAIT_MS):
         qtbot.keyClick(panel.table, Qt.Key.Key_Space)
     assert panel.selected_file() is not None
+
+
+def test_window_shows_before_the_studio_and_gains_its_panels_after(
+    qtbot, app_settings: AppSettings
+):
+    from app.main import _attach_studio_when_imported
+
+    window = MainWindow(app_settings, studio=False)
+    qtbot.addWidget(window)
+    window.restore_layout()
+    window.show()
+    assert window.studio is None
+    assert [a.text() for a in window.view_menu.actions() if a.text()] == ["Transport", "Sounds"]
+
+    task = _attach_studio_when_imported(window)
+    qtbot.waitUntil(lambda: window.studio is not None, timeout=60_000)
+    task.wait()
+    toggles = [a.text() for a in window.view_menu.actions() if a.text()]
+    assert "Explore" in toggles and "Train" in toggles
+    window.close()
