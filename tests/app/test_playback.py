@@ -41,6 +41,10 @@ def test_played_tone_arrives_at_the_sound_server_with_its_pitch_level_and_loop(
     # Looping repeats the sound without gaps until stopped, and stop is prompt.
     assert result["loop_longest_gap_s"] < 0.005
     assert result["loop_loud_seconds"] == pytest.approx(probe.LOOP_SECONDS, abs=0.15)
+    # Choosing another output device plays through that one.
+    if result["other_devices"]:
+        assert result["other_device_used"] == result["other_devices"][0]
+        assert result["other_device_peak"] == pytest.approx(expected, rel=0.1)
     positions = result["positions"]
     assert np.all(np.diff(positions) >= 0), "the playhead never runs backwards"
     assert positions[-1] == pytest.approx(probe.SECONDS, abs=0.2)

@@ -49,7 +49,7 @@ def main(out_path: str) -> int:
         result["error"] = player.reason
         Path(out_path).write_text(json.dumps(result))
         return 3
-    phases: dict[str, list[np.ndarray]] = {"tone": [], "loop": []}
+    phases: dict[str, list[np.ndarray]] = {"tone": [], "loop": [], "other device": []}
     phase = ["tone"]
     positions: list[float] = []
     with sd.InputStream(
@@ -73,7 +73,22 @@ def main(out_path: str) -> int:
         time.sleep(LOOP_SECONDS)
         player.stop()
         time.sleep(0.3)
-    result["device"] = player.device.name if player.device else None
+        result["device"] = player.device.name if player.device else None
+        # The same sound through another output device (ALSA's "pulse" next to "default").
+        others = [d.name for d in player.devices if d.name != result["device"]]
+        result["other_devices"] = others
+        if others:
+            phase[0] = "other device"
+            player.loop = False
+            player.set_device(others[0])
+            player.play(tone[: RATE // 2], RATE)
+            deadline = time.monotonic() + 5.0
+            while player.is_playing and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.3)
+            result["other_device_used"] = player.device.name if player.device else None
+    other = np.concatenate(phases["other device"] or [np.zeros(1, np.float32)])
+    result["other_device_peak"] = float(np.abs(other).max())
     result["errors"] = player.take_errors()
     player.close()
 
