@@ -170,9 +170,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every 5th note, fewer clips")
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--matching-only", action="store_true", help="skip the tuning section")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    accuracy(list(range(36, 97, 5 if args.quick else 1)))
+    if not args.matching_only:
+        accuracy(list(range(36, 97, 5 if args.quick else 1)))
     print("2. sound matching, sounds the instruments made with hidden settings")
     match(*hidden_parameter_sounds(1 if args.quick else 3), steps=args.steps)
     print("3. sound matching, clips no physical model made")

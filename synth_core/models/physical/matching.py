@@ -15,6 +15,9 @@ from torch import Tensor
 from synth_core.models.physical.common import Instrument, from_normalised, hz_to_midi
 
 FFT_SIZES = (2048, 512, 128)
+# Magnitudes this far below a unit-RMS signal (about -60 dB per bin) count as silence, so a
+# faint noise floor between partials does not outweigh the partials themselves.
+LOG_FLOOR = 1e-3
 
 
 def mrstft_distance(
@@ -41,7 +44,7 @@ def mrstft_distance(
         convergence = (x - y).pow(2).sum((-2, -1)).sqrt() / y.pow(2).sum((-2, -1)).sqrt().clamp_min(
             1e-8
         )
-        log_distance = (torch.log(x + 1e-5) - torch.log(y + 1e-5)).abs().mean((-2, -1))
+        log_distance = (torch.log(x + LOG_FLOOR) - torch.log(y + LOG_FLOOR)).abs().mean((-2, -1))
         total = total + convergence + log_distance
     return total / len(fft_sizes)
 
@@ -106,6 +109,22 @@ def estimate_decay(audio: Tensor, sample_rate: int, *, frame_s: float = 0.01) ->
         else:
             result[row] = 20.0
     return result.clamp(0.05, 20.0)
+
+
+def estimate_hold(
+    audio: Tensor, sample_rate: int, *, frame_s: float = 0.01
+) -> tuple[Tensor, Tensor]:
+    """Attack (time to reach 3 dB below the peak) and hold (last time within 12 dB of the peak)
+    of each clip's RMS envelope, in seconds, ``([batch], [batch])``; for sustained notes."""
+    hop = max(1, int(frame_s * sample_rate))
+    frames = audio.shape[-1] // hop
+    power = audio[:, : frames * hop].double().reshape(audio.shape[0], frames, hop).pow(2).mean(-1)
+    db = 10.0 * torch.log10(power.clamp_min(1e-20))
+    top = db.amax(-1, keepdim=True)
+    index = torch.arange(frames, dtype=torch.float64)
+    attack = torch.where(db >= top - 3.0, index, torch.inf).amin(-1) * frame_s
+    hold = torch.where(db >= top - 12.0, index, -torch.inf).amax(-1) * frame_s
+    return attack.clamp_min(0.005), hold.clamp_min(0.05)
 
 
 def positions_to_params(instrument: Instrument, positions: Tensor) -> dict[str, Tensor]:

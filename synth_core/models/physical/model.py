@@ -34,6 +34,7 @@ from synth_core.models.physical.common import (
 from synth_core.models.physical.matching import (
     estimate_decay,
     estimate_first_partial,
+    estimate_hold,
     mrstft_distance,
     positions_to_params,
     trainable_mask,
@@ -50,6 +51,7 @@ INSTRUMENT_TABLE: dict[str, Instrument] = {
 INSTRUMENTS: tuple[str, ...] = tuple(f"physical:{name}" for name in INSTRUMENT_TABLE)
 WIDTH = max(len(i.controls) for i in INSTRUMENT_TABLE.values())
 _ADAM = (0.9, 0.999, 1e-8)
+NOISE_CONTROLS = {"noise", "snare"}
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,8 @@ class PhysicalModel:
             estimate = torch.where(known & ~close, pitch.double(), estimate)
         estimate = torch.nan_to_num(estimate, nan=60.0)
         decay = estimate_decay(audio, self.sample_rate)
+        attack, hold = estimate_hold(audio, self.sample_rate)
+        guesses = {"decay": decay, "attack": attack, "hold": hold}
         generator = seeded_generator(0)
         best_loss = torch.full((count,), math.inf)
         best_ids = torch.zeros(count, dtype=torch.int64)
@@ -303,20 +307,27 @@ class PhysicalModel:
             pitch_position = to_normalised(pitch_control, estimate).float()
             for candidate in range(self.config.candidates):
                 positions = torch.zeros(count, WIDTH)
-                if candidate == 0:
+                if candidate <= 1:
                     positions[:, : len(defaults)] = defaults
+                    if candidate == 1:  # the defaults without breath noise or snare wires
+                        for name in NOISE_CONTROLS & set(names):
+                            positions[:, names.index(name)] = 0.0
                 else:
                     positions[:, : len(defaults)] = torch.rand(
                         count, len(defaults), generator=generator
                     )
                 positions[:, 0] = pitch_position
-                if "decay" in names:
-                    # Analysis gives the decay to within a factor of two or so; candidates
-                    # spread around it.
-                    spread = torch.exp(0.5 * torch.randn(count, generator=generator))
-                    guess = decay if candidate == 0 else decay * spread.double()
-                    column = names.index("decay")
-                    positions[:, column] = to_normalised(instrument.controls[column], guess).float()
+                # Analysis gives envelope times to within a factor of two or so; the first
+                # candidate takes them as they are, the others spread around them.
+                for name, guess in guesses.items():
+                    if name not in names:
+                        continue
+                    if candidate:
+                        guess = guess * torch.exp(0.5 * torch.randn(count, generator=generator))
+                    column = names.index(name)
+                    positions[:, column] = to_normalised(
+                        instrument.controls[column], guess.double()
+                    ).float()
                 with torch.no_grad():
                     rendered = self.render_positions(
                         instrument, positions.double(), samples=samples, generator=generator
