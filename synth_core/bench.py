@@ -172,7 +172,9 @@ def cli_bench(args: Any) -> int:
     """``timbrelab bench [--family F] [--json]``."""
     from synth_core.models import available_families
 
-    if args.family is not None:
+    if args.family == "studio":
+        names = []
+    elif args.family is not None:
         names = [args.family]
     else:
         names = [family.name for family in available_families()]
@@ -196,6 +198,14 @@ def cli_bench(args: Any) -> int:
             if name in failures:
                 sys.stdout.write(f"{name:<9} skipped: {failures[name]}\n")
             sys.stdout.flush()
+    if args.family in (None, "studio"):
+        # slider → sound in the explore panel, for the models the app opens (synth_core.studio)
+        from synth_core.studio import bench_slider_latency
+
+        studio = bench_slider_latency()
+        results.extend(studio)
+        if not args.json:
+            sys.stdout.write("".join(result.line() + "\n" for result in studio))
     if args.json:
         report = {
             "threads": torch.get_num_threads(),

@@ -235,10 +235,10 @@ class ExplorePanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(model_row)
-        layout.addWidget(scroll, 3)
+        layout.addWidget(scroll, 2)
         layout.addLayout(buttons)
         layout.addLayout(presets)
-        layout.addWidget(pad_box, 2)
+        layout.addWidget(pad_box, 3)
         layout.addWidget(self.pitch_box)
         layout.addWidget(self.status)
 
@@ -517,6 +517,7 @@ class ExplorePanel(QWidget):
         self._values = morph_values(self.model.controls(), self._corners, x, y)
         for name, row in self._rows.items():
             row.set_value(self._values[name])
+        self._follow_pitch_slider()
         self.request_sound()
 
     def _pad_released(self, x: float, y: float) -> None:

@@ -139,7 +139,7 @@ class XYPad(QWidget):
             if self._labels[corner]:
                 text += f" · {self._labels[corner]}"
             text = metrics.elidedText(
-                text, Qt.TextElideMode.ElideRight, int(square.width() / 2 - 12)
+                text, Qt.TextElideMode.ElideRight, int(square.width() / 2 - 24)
             )
             width = metrics.horizontalAdvance(text)
             tx = cx + 10 if corner % 2 == 0 else cx - 10 - width
