@@ -9,6 +9,8 @@ only the file the selection stops on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import qtawesome as qta
@@ -28,13 +30,28 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible, QElidingLabel
 
-from app.panels.dataset_models import SkippedFileTableModel, SoundFileTableModel, format_duration
+from app.panels.dataset_models import (
+    FileTable,
+    SkippedFileTableModel,
+    SoundFileTableModel,
+    format_duration,
+    skipped_rows,
+)
 from app.workers import BackgroundTask, LatestOnlyWorker
 from synth_core.audio import Audio, load
 from synth_core.dataset import ScanReport, SoundFile, scan
 from synth_core.errors import TimbreLabError
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """A scan report and its tables, prepared on the scan thread."""
+
+    report: ScanReport
+    table: FileTable
+    skipped: list[tuple[str, str, str]]
 
 
 class DatasetPanel(QWidget):
@@ -186,10 +203,16 @@ class DatasetPanel(QWidget):
         self.progress.show()
         self.cancel_button.show()
         self.statusMessage.emit(f"Scanning {folder}…")
-        task = BackgroundTask(
-            lambda progress, should_stop: scan(folder, progress=progress, should_stop=should_stop),
-            self,
-        )
+        column, order = self.model.sort_state
+
+        def scan_and_prepare(progress: Callable, should_stop: Callable) -> ScanResult:
+            report = scan(folder, progress=progress, should_stop=should_stop)
+            table = FileTable.build(
+                report.folder, report.usable, sort_column=column, sort_order=order
+            )
+            return ScanResult(report, table, skipped_rows(report.folder, report.skipped))
+
+        task = BackgroundTask(scan_and_prepare, self)
         task.progressed.connect(self._on_progress)
         task.succeeded.connect(self._on_scanned)
         task.failed.connect(self._on_scan_failed)
@@ -231,13 +254,14 @@ class DatasetPanel(QWidget):
         self.progress.setValue(done)
 
     @Slot(object)
-    def _on_scanned(self, report: ScanReport) -> None:
+    def _on_scanned(self, result: ScanResult) -> None:
         self._task = None
         self._hide_progress()
-        self.report = report
+        report = self.report = result.report
         self.table.clearSelection()
-        self.model.set_files(report.folder, report.usable)
-        self._show_skipped(report)
+        self.model.set_table(result.table)
+        self.skipped_model.set_rows(result.skipped)
+        self.skipped_box.setText(f"Skipped ({len(report.skipped)})")
         self.summary_label.setText(report.summary())
         self.statusMessage.emit(f"{report.folder.name}: {report.summary()}")
         self.folderScanned.emit(report)
@@ -254,10 +278,6 @@ class DatasetPanel(QWidget):
         log.warning("%s", message)
         self.summary_label.setText(message)
         self.statusMessage.emit(message)
-
-    def _show_skipped(self, report: ScanReport) -> None:
-        self.skipped_model.set_files(report.folder, report.skipped)
-        self.skipped_box.setText(f"Skipped ({len(report.skipped)})")
 
     # --- selection and loading -------------------------------------------------------------------
     def selected_file(self) -> SoundFile | None:

@@ -8,6 +8,8 @@ into Python for every comparison: a folder of 10 000 files sorts in milliseconds
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -63,6 +65,60 @@ def relative_names(paths: list[Path], folder: Path) -> list[str]:
     return names
 
 
+def _sort_key(files: list[SoundFile], folded: list[str], column: int) -> Callable[[int], object]:
+    if column == 0:
+        return folded.__getitem__
+    if column == 1:
+        return lambda i: files[i].duration
+    if column == 2:
+        return lambda i: files[i].sample_rate
+    if column == 3:
+        return lambda i: files[i].channels
+    return lambda i: -1.0 if files[i].pitch is None else files[i].pitch
+
+
+@dataclass(frozen=True)
+class FileTable:
+    """Usable files with their display names and one sort order, ready for the table model.
+
+    Built off the GUI thread (:meth:`build`), so showing 10 000 files costs the GUI thread only
+    a model reset.
+    """
+
+    files: list[SoundFile]
+    names: list[str]
+    folded: list[str]
+    sort_column: int
+    sort_order: Qt.SortOrder
+    order: list[int]  # indexes into files, sorted by sort_column in sort_order
+
+    @classmethod
+    def build(
+        cls,
+        folder: Path,
+        files: list[SoundFile],
+        *,
+        sort_column: int = 0,
+        sort_order: Qt.SortOrder = Qt.SortOrder.AscendingOrder,
+    ) -> FileTable:
+        """Names relative to ``folder`` and the order for ``sort_column``/``sort_order``."""
+        files = list(files)
+        names = relative_names([item.path for item in files], folder)
+        folded = [name.casefold() for name in names]
+        order = sorted(
+            range(len(files)),
+            key=_sort_key(files, folded, sort_column),
+            reverse=sort_order == Qt.SortOrder.DescendingOrder,
+        )
+        return cls(files, names, folded, sort_column, sort_order, order)
+
+
+def skipped_rows(folder: Path, skipped: list[SkippedFile]) -> list[tuple[str, str, str]]:
+    """(name relative to ``folder``, reason, full path) for each skipped file."""
+    names = relative_names([item.path for item in skipped], folder)
+    return [(name, item.reason, str(item.path)) for name, item in zip(names, skipped, strict=True)]
+
+
 class SoundFileTableModel(QAbstractTableModel):
     """The usable files of a scan: name, duration, rate, channels, pitch; sortable, filterable."""
 
@@ -76,13 +132,24 @@ class SoundFileTableModel(QAbstractTableModel):
         self._sort_column = 0
         self._sort_order = Qt.SortOrder.AscendingOrder
 
+    @property
+    def sort_state(self) -> tuple[int, Qt.SortOrder]:
+        """(column, order) the rows are sorted by."""
+        return self._sort_column, self._sort_order
+
     def set_files(self, folder: Path, files: list[SoundFile]) -> None:
         """Show ``files``, named relative to ``folder``, in the current sort order and filter."""
+        column, order = self.sort_state
+        self.set_table(FileTable.build(folder, files, sort_column=column, sort_order=order))
+
+    def set_table(self, table: FileTable) -> None:
+        """Show a prepared :class:`FileTable` (its order is used when it matches the model's)."""
         self.beginResetModel()
-        self._files = list(files)
-        self._names = relative_names([item.path for item in self._files], folder)
-        self._folded = [name.casefold() for name in self._names]
-        self._rows = self._filtered_sorted()
+        self._files, self._names, self._folded = table.files, table.names, table.folded
+        if (table.sort_column, table.sort_order) == self.sort_state and not self._filter:
+            self._rows = list(table.order)
+        else:
+            self._rows = self._filtered_sorted()
         self.endResetModel()
 
     def set_filter(self, text: str) -> None:
@@ -99,8 +166,10 @@ class SoundFileTableModel(QAbstractTableModel):
     def row_of(self, path: Path) -> int | None:
         """The row showing the file at ``path``, or ``None`` (not usable, or filtered out)."""
         wanted = os.path.abspath(path)
+        name = os.path.basename(wanted)
         for row, index in enumerate(self._rows):
-            if os.path.abspath(self._files[index].path) == wanted:
+            candidate = self._files[index].path
+            if candidate.name == name and os.path.abspath(candidate) == wanted:
                 return row
         return None
 
@@ -108,23 +177,12 @@ class SoundFileTableModel(QAbstractTableModel):
         """The name shown in row ``row``."""
         return self._names[self._rows[row]]
 
-    def _key(self, column: int):  # noqa: ANN202 (a sort key function)
-        files = self._files
-        if column == 0:
-            return self._folded.__getitem__
-        if column == 1:
-            return lambda i: files[i].duration
-        if column == 2:
-            return lambda i: files[i].sample_rate
-        if column == 3:
-            return lambda i: files[i].channels
-        return lambda i: -1.0 if files[i].pitch is None else files[i].pitch
-
     def _filtered_sorted(self) -> list[int]:
         text = self._filter
         rows = [i for i, name in enumerate(self._folded) if text in name]
         descending = self._sort_order == Qt.SortOrder.DescendingOrder
-        return sorted(rows, key=self._key(self._sort_column), reverse=descending)
+        key = _sort_key(self._files, self._folded, self._sort_column)
+        return sorted(rows, key=key, reverse=descending)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Order rows by ``column``; the selection stays on the same files."""
@@ -185,11 +243,12 @@ class SkippedFileTableModel(QAbstractTableModel):
 
     def set_files(self, folder: Path, skipped: list[SkippedFile]) -> None:
         """Show ``skipped``, named relative to ``folder``."""
+        self.set_rows(skipped_rows(folder, skipped))
+
+    def set_rows(self, rows: list[tuple[str, str, str]]) -> None:
+        """Show prepared :func:`skipped_rows`."""
         self.beginResetModel()
-        names = relative_names([item.path for item in skipped], folder)
-        self._items = [
-            (name, item.reason, str(item.path)) for name, item in zip(names, skipped, strict=True)
-        ]
+        self._items = list(rows)
         self.endResetModel()
 
     def rows(self) -> list[tuple[str, str]]:

@@ -200,3 +200,22 @@ def test_rescan_keeps_the_selected_file(qtbot, panel: DatasetPanel, sound_folder
     assert panel.model.rowCount() == len(sound_folder.good) + 1
     assert panel.selected_file().path == chosen
     assert blocker.args[0].path == chosen
+
+
+def test_a_table_prepared_for_another_sort_order_is_re_sorted(qtbot, tmp_path: Path):
+    from app.panels.dataset_models import FileTable, SoundFileTableModel
+    from synth_core.dataset import SoundFile
+
+    folder = tmp_path
+    files = [
+        SoundFile(folder / "sub" / f"{name}.wav", seconds, 44100, 1, 1, 0.5, None)
+        for name, seconds in (("b", 1.0), ("a", 3.0), ("c", 2.0))
+    ]
+    by_name = FileTable.build(folder, files)
+    assert [by_name.names[i] for i in by_name.order] == ["sub/a.wav", "sub/b.wav", "sub/c.wav"]
+
+    model = SoundFileTableModel()
+    model.sort(1, Qt.SortOrder.DescendingOrder)
+    model.set_table(by_name)  # prepared by name, shown by duration, longest first
+    assert [model.name_at(row) for row in range(3)] == ["sub/a.wav", "sub/c.wav", "sub/b.wav"]
+    assert model.row_of(folder / "sub" / ".." / "sub" / "c.wav") == 1
