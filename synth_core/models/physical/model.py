@@ -107,6 +107,7 @@ class PhysicalModel:
         self.table_instrument = torch.zeros(0, dtype=torch.int64)
         self.table_positions = torch.zeros(0, WIDTH)
         self.table_loss = torch.zeros(0)
+        self._current = torch.zeros(0, WIDTH)  # where Adam is; table_positions keeps the best
         self._adam_m = torch.zeros(0, WIDTH)
         self._adam_v = torch.zeros(0, WIDTH)
         self._adam_t = torch.zeros(0)
@@ -269,14 +270,17 @@ class PhysicalModel:
         """Match each clip of ``audio`` ``[n, samples]``: instrument ids ``[n]``, slider
         positions ``[n, width]`` and the final MR-STFT distance ``[n]``."""
         audio = _as_batch(audio)
-        ids, positions, loss = self._search(audio, pitch)
-        m = torch.zeros_like(positions)
-        v = torch.zeros_like(positions)
+        ids, best, best_loss = self._search(audio, pitch)
+        current = best.clone()
+        m = torch.zeros_like(current)
+        v = torch.zeros_like(current)
         t = torch.zeros(audio.shape[0])
         with torch.enable_grad():  # callers such as ``reconstruct`` may run under no_grad
             for _ in range(steps):
-                loss = self._descend(audio, ids, positions, m, v, t)
-        return ids, positions, loss
+                before = current.clone()
+                loss = self._descend(audio, ids, current, m, v, t)
+                _keep_best(best, best_loss, before, loss)
+        return ids, best, best_loss
 
     def _match_length(self, audio: Tensor) -> int:
         return min(audio.shape[-1], int(self.config.match_seconds * self.sample_rate))
@@ -382,6 +386,7 @@ class PhysicalModel:
         self.table_instrument = torch.cat(ids)
         self.table_positions = torch.cat(positions)
         self.table_loss = torch.cat(loss)
+        self._current = self.table_positions.clone()
         self._adam_m = torch.zeros_like(self.table_positions)
         self._adam_v = torch.zeros_like(self.table_positions)
         self._adam_t = torch.zeros(self.table_positions.shape[0])
@@ -403,15 +408,18 @@ class PhysicalModel:
                 f"physical: clip index {int(rows.max())} is beyond the "
                 f"{self.table_instrument.numel()} clips matched in begin()"
             )
-        positions = self.table_positions[rows].clone()
+        positions = self._current[rows].clone()
+        before = positions.clone()
         m, v, t = self._adam_m[rows].clone(), self._adam_v[rows].clone(), self._adam_t[rows].clone()
         with torch.enable_grad():
             loss = self._descend(
                 batch.audio.detach().float().cpu(), self.table_instrument[rows], positions, m, v, t
             )
-        self.table_positions[rows] = positions
+        self._current[rows] = positions
         self._adam_m[rows], self._adam_v[rows], self._adam_t[rows] = m, v, t
-        self.table_loss[rows] = loss
+        best, best_loss = self.table_positions[rows], self.table_loss[rows]
+        _keep_best(best, best_loss, before, loss)
+        self.table_positions[rows], self.table_loss[rows] = best, best_loss
         return {"loss": float(loss.mean()), "mrstft": float(loss.mean())}
 
     def end(self, clips: Any) -> None:
@@ -425,6 +433,7 @@ class PhysicalModel:
         return {
             "instrument": self.table_instrument.clone(),
             "positions": self.table_positions.clone(),
+            "current": self._current.clone(),
             "loss": self.table_loss.clone(),
             "adam_m": self._adam_m.clone(),
             "adam_v": self._adam_v.clone(),
@@ -448,10 +457,20 @@ class PhysicalModel:
         zeros = torch.zeros(count, WIDTH)
         self.table_instrument = instrument
         self.table_positions = positions.clamp(0.0, 1.0)
+        current = state.get("current", self.table_positions).float()
+        self._current = (current if current.shape == positions.shape else positions).clone()
         self.table_loss = state.get("loss", torch.zeros(count)).float()
         self._adam_m = state.get("adam_m", zeros).float()
         self._adam_v = state.get("adam_v", zeros).float()
         self._adam_t = state.get("adam_t", torch.zeros(count)).float()
+
+
+def _keep_best(best: Tensor, best_loss: Tensor, tried: Tensor, loss: Tensor) -> None:
+    """Where ``tried`` (whose distances are ``loss``) beat ``best``, take it; in place. Adam's
+    early steps can overshoot, and the table should never end worse than the search left it."""
+    better = loss < best_loss
+    best[better] = tried[better]
+    best_loss[better] = loss[better]
 
 
 def _as_batch(audio: Tensor) -> Tensor:
