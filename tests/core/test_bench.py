@@ -15,6 +15,10 @@ def test_physical_bench_reports_every_instrument_at_each_batch_size():
     rtf = [r for r in results if r.metric == "RTF, batch 2"]
     assert len(rtf) == 6 and all(r.value > 0 for r in rtf)
     assert any(r.metric == "slider-to-audio latency p95" for r in results)
+    assert {r.metric for r in results if r.subject == "matching"} == {
+        "search per clip (begin)",
+        "Adam step, batch 16",
+    }
     assert results[-1].metric == "peak memory" and results[-1].value > 0
     assert all(isinstance(r.line(), str) and r.family in r.line() for r in results)
 

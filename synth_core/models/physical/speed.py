@@ -1,12 +1,20 @@
 """The physical family's entries in ``timbrelab bench``: real-time factor per instrument at each
-batch size, and slider-to-audio latency through ``generate``."""
+batch size, slider-to-audio latency through ``generate``, and the cost of sound matching."""
 
 from __future__ import annotations
 
+import statistics
+
 import torch
 
-from synth_core.bench import BenchOptions, BenchResult, latency_ms, real_time_factor
-from synth_core.models.physical.model import INSTRUMENT_TABLE, PhysicalModel, instrument_model
+from synth_core.bench import BenchOptions, BenchResult, latency_ms, real_time_factor, timings
+from synth_core.models.base import Batch
+from synth_core.models.physical.model import (
+    INSTRUMENT_TABLE,
+    PhysicalConfig,
+    PhysicalModel,
+    instrument_model,
+)
 
 
 def bench(options: BenchOptions) -> list[BenchResult]:
@@ -54,4 +62,39 @@ def bench(options: BenchOptions) -> list[BenchResult]:
                 {"median ms": round(p50, 2), "note s": options.seconds},
             )
         )
+    results.extend(_matching(options))
     return results
+
+
+def _matching(options: BenchOptions) -> list[BenchResult]:
+    """Sound-matching cost: the search in ``begin`` per clip, and one Adam step on 16 clips."""
+    count = 16
+    maker = instrument_model("string", clip_seconds=options.seconds)
+    notes = [maker.generate(n=1, seed=i, pitch=48 + i)[0] for i in range(count)]
+
+    class Clips:
+        audio = torch.stack(notes)
+        pitch = torch.full((count,), float("nan"))
+
+    model = PhysicalModel(PhysicalConfig(clip_seconds=options.seconds))
+    search_s = min(timings(lambda: model.begin(Clips), repeats=1, warmup=0))
+    batch = Batch(Clips.audio, None, torch.arange(count))
+    step_s = timings(lambda: model.step(batch), repeats=options.repeats, warmup=options.warmup)
+    return [
+        BenchResult(
+            "physical",
+            "matching",
+            "search per clip (begin)",
+            1000 * search_s / count,
+            "ms",
+            {"candidates": model.config.candidates, "instruments": len(INSTRUMENT_TABLE)},
+        ),
+        BenchResult(
+            "physical",
+            "matching",
+            f"Adam step, batch {count}",
+            1000 * statistics.median(step_s),
+            "ms",
+            {"match s": model.config.match_seconds},
+        ),
+    ]
