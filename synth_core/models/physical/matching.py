@@ -59,7 +59,10 @@ def estimate_first_partial(audio: Tensor, sample_rate: int, *, floor_db: float =
     """
     audio = audio.double()
     length = min(audio.shape[-1], int(0.5 * sample_rate))
-    segment = audio[:, :length] * torch.hann_window(length, dtype=torch.float64)
+    # Nuttall window: its sidelobes (-93 dB) cannot pass for a partial below the strongest one,
+    # as a Hann window's (-31 dB) can.
+    window = torch.signal.windows.nuttall(length, dtype=torch.float64)
+    segment = audio[:, :length] * window
     size = 1 << max(16, math.ceil(math.log2(length)) + 2)
     magnitude = torch.fft.rfft(segment, n=size).abs().clamp_min(1e-12)
     level = 20.0 * torch.log10(magnitude)
