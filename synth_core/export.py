@@ -30,7 +30,8 @@ import torch
 from synth_core import __version__
 from synth_core import audio as audio_io
 from synth_core.errors import AudioFileError, CheckpointError, TimbreLabError
-from synth_core.models.base import Control, SoundModel, resolve_values, seeded_generator
+from synth_core.models.base import Control, SoundModel, seeded_generator
+from synth_core.studio import fill_values
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +344,7 @@ def variations(
         raise ExportError(f"number of variations must be at least 1, got {n}")
     if not 0.0 <= spread <= 1.0:
         raise ExportError(f"spread {spread} is outside 0–1")
-    centre = resolve_values(controls, values, strict=False)
+    centre = fill_values(controls, values or {})
     generator = seeded_generator(seed)
     offsets = torch.randn(n, len(controls), generator=generator, dtype=torch.float64) * spread
     result = []

@@ -168,3 +168,64 @@ def test_variations_start_at_the_centre_stay_in_range_and_repeat_with_the_seed()
     assert len({p["axis_1"] for p in points}) == 20
     still = variations(controls, centre, n=5, spread=0.0, seed=3)
     assert all(p == pytest.approx(centre) for p in still)
+
+
+def test_a_batch_writes_n_variations_whose_sidecars_recreate_them(tmp_path):
+    from synth_core.export import export_batch, recreate
+    from synth_core.runs import load_model
+
+    model = load_model("physical:string")
+    settings = ExportSettings(sample_rate=44100, bit_depth="32f", normalise="none", fade_out_s=0)
+    progress = []
+    result = export_batch(
+        model,
+        tmp_path / "pack",
+        model_id="physical:string",
+        values={"decay": 0.8},
+        n=3,
+        spread=0.2,
+        seed=10,
+        settings=ExportSettings(**{**settings.to_dict(), "pattern": "{model}_{n}_{seed}"}),
+        progress=lambda done, total: progress.append((done, total)),
+    )
+    assert not result.cancelled
+    assert [p.name for p in result.files] == [
+        "physical-string_001_10.wav",
+        "physical-string_002_11.wav",
+        "physical-string_003_12.wav",
+    ]
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+    first = read_recipe(result.files[0])
+    assert first.controls["decay"] == 0.8
+    for path in result.files:
+        written, rate = soundfile.read(path, dtype="float32")
+        again = recreate(read_recipe(path), model).numpy()
+        assert rate == 44100
+        np.testing.assert_allclose(written, again, atol=1e-6)
+    assert len({soundfile.read(p)[0].tobytes() for p in result.files}) == 3
+
+
+def test_cancelling_a_batch_keeps_what_was_written(tmp_path):
+    from synth_core.export import export_batch
+    from synth_core.runs import load_model
+
+    model = load_model("physical:string")
+    asked = []
+    result = export_batch(
+        model,
+        tmp_path,
+        model_id="physical:string",
+        n=5,
+        should_stop=lambda: asked.append(1) or len(asked) > 2,
+    )
+    assert result.cancelled
+    assert len(result.files) == 2
+    assert len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_a_family_without_an_export_module_says_so(tmp_path):
+    from synth_core.export import export_model
+    from synth_core.runs import load_model
+
+    with pytest.raises(ExportError, match="cannot be exported"):
+        export_model(load_model("physical:string"), tmp_path / "m.pt", format="torchscript")
