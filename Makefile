@@ -45,7 +45,12 @@ $(STAMP): pyproject.toml Makefile | system-packages
 	touch $(STAMP)
 
 run: system-packages $(STAMP)
-	$(BIN)/timbrelab
+	@if [ "$$(uname)" = Linux ] && [ -z "$$DISPLAY$$WAYLAND_DISPLAY$$QT_QPA_PLATFORM" ]; then \
+		echo "No display (DISPLAY and WAYLAND_DISPLAY are unset): running the headless demo instead."; \
+		$(BIN)/timbrelab demo; \
+	else \
+		$(BIN)/timbrelab; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check synth_core app tests bench
