@@ -143,8 +143,10 @@ def modal_sum(
         lag = -torch.exp(-n / tau)[None, None, :] * tau * glide[:, None, None]
         extra = (omega[:, :, None] * lag).float()
         # z_k^n for the early samples from the same two factors as above: no further exp.
-        ring = outer[:, :early_blocks, :].transpose(1, 2)[..., None] * inner[:, :, None, :]
-        ring = ring.reshape(batch, -1, early).to(torch.complex64)
+        head = outer[:, :early_blocks, :].transpose(1, 2).to(torch.complex64)
+        ring = (head[..., None] * inner.to(torch.complex64)[:, :, None, :]).reshape(
+            batch, -1, early
+        )
         correction = (ring * (torch.polar(torch.ones_like(extra), extra) - 1.0)).sum(dim=1)
         early = min(early, samples)
         audio = torch.cat(
