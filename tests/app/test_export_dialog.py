@@ -158,3 +158,16 @@ def test_the_drag_handle_carries_the_current_sound_as_a_wav(qtbot, main_window):
     expected, expected_rate = explore.last_sound
     assert rate == expected_rate
     np.testing.assert_allclose(samples, expected, atol=2e-6 * 8)
+
+
+@pytest.mark.slow
+def test_open_built_in_sounds_fills_the_sounds_panel_and_the_training_folder(qtbot, main_window):
+    studio = main_window.studio
+    assert studio.builtin_action in main_window.file_menu.actions()
+    with qtbot.waitSignal(main_window.dataset_panel.folderScanned, timeout=WAIT_MS) as scanned:
+        studio.builtin_action.trigger()
+    report = scanned.args[0]
+    assert report.folder.name == "train"
+    assert len(report.usable) > 200
+    assert studio.training.data_folder == report.folder
+    assert studio.training.train_button.isEnabled()
