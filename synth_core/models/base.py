@@ -159,12 +159,18 @@ class ModelConfig:
             )
         kwargs = {}
         for name, value in data.items():
-            default = getattr(cls, name, None) if fields[name].default is not dataclasses.MISSING else None
+            default = (
+                getattr(cls, name, None)
+                if fields[name].default is not dataclasses.MISSING
+                else None
+            )
             if isinstance(default, bool) and not isinstance(value, bool):
                 raise ModelConfigError(f"{cls.__name__}.{name}: expected true/false, got {value!r}")
             if isinstance(default, (int, float)) and not isinstance(default, bool):
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ModelConfigError(f"{cls.__name__}.{name}: expected a number, got {value!r}")
+                    raise ModelConfigError(
+                        f"{cls.__name__}.{name}: expected a number, got {value!r}"
+                    )
                 value = type(default)(value) if isinstance(default, float) else value
             if isinstance(default, tuple) and isinstance(value, list):
                 value = tuple(value)
