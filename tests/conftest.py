@@ -7,6 +7,7 @@ set here, before any test imports PySide6, so no test can open a real window by 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,12 @@ from tests.support.pulse import PulseServer, PulseUnavailable, start_pulse_null_
 from tests.support.xvfb import XvfbDisplay, XvfbUnavailable, start_xvfb
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# No test (nor a child process it starts) writes to the real user folders: one private set of
+# cache, config and data folders for the whole session, unless a test narrows it further.
+_PRIVATE_ROOT = tempfile.mkdtemp(prefix="timbrelab-tests-")
+for _name in ("CACHE", "CONFIG", "DATA"):
+    os.environ.setdefault(f"TIMBRELAB_{_name}_DIR", os.path.join(_PRIVATE_ROOT, _name.lower()))
 
 
 @pytest.fixture
