@@ -6,7 +6,9 @@ set here, before any test imports PySide6, so no test can open a real window by 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
@@ -20,6 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # No test (nor a child process it starts) writes to the real user folders: one private set of
 # cache, config and data folders for the whole session, unless a test narrows it further.
 _PRIVATE_ROOT = tempfile.mkdtemp(prefix="timbrelab-tests-")
+atexit.register(shutil.rmtree, _PRIVATE_ROOT, ignore_errors=True)
 for _name in ("CACHE", "CONFIG", "DATA"):
     os.environ.setdefault(f"TIMBRELAB_{_name}_DIR", os.path.join(_PRIVATE_ROOT, _name.lower()))
 
