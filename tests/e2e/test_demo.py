@@ -70,3 +70,16 @@ def test_starter_models_rebuild_to_the_same_weights(tmp_path):
     assert not (first / "optimizer.safetensors").exists()
     assert folder_size(first) < 25 * 1024 * 1024
     assert load_model(first).family == spec.family
+
+
+def test_the_shipped_starter_models_load_play_and_fit_in_25_mb():
+    from synth_core.runs import RESOURCES_MODELS
+
+    shipped = [spec for spec in STARTERS if (RESOURCES_MODELS / spec.name).is_dir()]
+    assert shipped, "no starter model in resources/models; run `make starter-models`"
+    for spec in shipped:
+        model = load_model(spec.name)
+        assert model.family == spec.family
+        audio = model.generate(None, n=2, seed=0)
+        assert audio.shape[0] == 2 and bool(audio.abs().max() > 0.01)
+    assert folder_size(RESOURCES_MODELS) < 25 * 1024 * 1024
