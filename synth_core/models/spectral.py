@@ -2,15 +2,21 @@
 
 Representation: the log-magnitude STFT (Hann, 1024/256 at 44.1 kHz), each frequency bin
 standardised by its training-set mean and deviation. Frequency bins are the channels of 1-D
-convolutions over time, which keeps the network small and fast on a CPU (a decode is a few
-million multiply-adds), while every layer still sees the whole spectrum.
+convolutions over time, which keeps the network small and fast on a CPU (a decode is some tens
+of millions of multiply-adds), while every layer still sees the whole spectrum.
+
+Latent: a sequence, ``latent_channels`` values per 4 STFT frames (~23 ms), so the bottleneck keeps
+the attack and the decay's shape. New sounds are drawn near the training latents (a training
+latent moved part-way to one of its neighbours, :func:`synth_core.latent.neighbour_draw`): a
+single Gaussian over such a latent would land between unlike sounds (a bell and a drum) and
+decode to neither. Sliders are the PCA axes of the training latents, in σ.
 
 Rendering: the decoded magnitude goes through :func:`synth_core.render.render_magnitude`
 (peak-locked phase + a few fast Griffin-Lim iterations), so decode-to-audio stays far under the
 30 ms slider budget.
 
-Loss (a multi-resolution spectral loss over time-frequency scales): L1 of the standardised log
-magnitude at full, 2× and 4× pooled resolution; L1 of its frame-to-frame change, which keeps
+Loss (a multi-resolution spectral loss over time-frequency scales): L1 plus squared error of the
+standardised log magnitude at full resolution, L1 at 2× and 4× pooled resolution; L1 of its frame-to-frame change, which keeps
 attacks and grain from being averaged away (DESIGN.md: blur is what gives a spectral model away);
 and spectral convergence of the linear magnitude, which weights the loud partials.
 """
