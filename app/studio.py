@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -24,6 +25,7 @@ from app.panels.explore import ExplorePanel
 from app.panels.training import TrainingPanel
 from app.workers import BackgroundTask, LatestOnlyWorker
 from synth_core.errors import TimbreLabError
+from synth_core.studio import APP_TORCH_THREADS
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -39,6 +41,7 @@ class Studio(QObject):
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
+        torch.set_num_threads(APP_TORCH_THREADS)  # see synth_core.studio.APP_TORCH_THREADS
         self.window = window
         self.qsettings = window.settings.qsettings
         self.training = TrainingPanel(window)

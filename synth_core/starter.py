@@ -43,7 +43,10 @@ class StarterSpec:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-STARTERS: tuple[StarterSpec, ...] = (StarterSpec("builtin-vae", "vae", steps=400, preset="quick"),)
+STARTERS: tuple[StarterSpec, ...] = (
+    StarterSpec("builtin-vae", "vae", steps=400, preset="quick"),
+    StarterSpec("builtin-cnn", "cnn", steps=400, preset="quick"),
+)
 
 
 class ProgressBar:

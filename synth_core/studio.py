@@ -21,6 +21,10 @@ from synth_core.models.base import Control, resolve_values, seeded_generator
 
 PRESET_VERSION = 1
 RANDOM_SIGMAS = 2.0
+# The app renders one clip per slider move; one intra-op thread keeps that quick while a training
+# child process (or anything else) keeps the cores busy: measured p95 40-50 ms with one thread
+# against seconds with two on a loaded 2-core machine.
+APP_TORCH_THREADS = 1
 
 
 def accepts_pitch(model: object) -> bool:
@@ -191,7 +195,7 @@ def slider_latency_ms(model: object, *, moves: int = 40, seed: int = 0) -> tuple
 
 def bench_slider_latency(models: Sequence[str] | None = None) -> list[Any]:
     """``BenchResult`` rows of :func:`slider_latency_ms` for the starter models and a physical
-    string (what the app opens on launch)."""
+    string (what the app opens on launch), rendered with :data:`APP_TORCH_THREADS` threads."""
     from synth_core.bench import BenchResult
     from synth_core.runs import RESOURCES_MODELS, load_model
 
@@ -201,9 +205,14 @@ def bench_slider_latency(models: Sequence[str] | None = None) -> list[Any]:
         )
         models = [*starters, "physical:string"]
     results = []
-    for model_id in models:
-        model = load_model(model_id)
-        median, p95 = slider_latency_ms(model)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(APP_TORCH_THREADS)  # as the app renders (app/studio.py)
+    try:
+        measured = [(model_id, load_model(model_id)) for model_id in models]
+        timings = [(model_id, model, *slider_latency_ms(model)) for model_id, model in measured]
+    finally:
+        torch.set_num_threads(threads)
+    for model_id, model, median, p95 in timings:
         results.append(
             BenchResult(
                 "studio",
