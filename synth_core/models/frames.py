@@ -297,3 +297,101 @@ class FrameFamily:
     def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
         """Analysis-resynthesis through the frame features; families that compress override it."""
         return self.resynthesize(audio, pitch=pitch)
+
+
+def bench_clips(*, n: int = 24, sample_rate: int = 44100, seconds: float = 1.0) -> Any:
+    """A small ClipSet of plucks and noise hits, made in code, for benchmarks without data."""
+    from synth_core.dataset import ClipSet
+
+    generator = torch.Generator().manual_seed(0)
+    samples = int(round(sample_rate * seconds))
+    t = torch.arange(samples, dtype=torch.float64) / sample_rate
+    audio, pitch = [], []
+    for i in range(n):
+        midi = 45.0 + 3 * i
+        f0 = 440.0 * 2 ** ((midi - 69) / 12)
+        if i % 2 == 0:
+            sound = sum(
+                (0.4 / k) * torch.sin(2 * math.pi * k * f0 * t) * torch.exp(-4.0 * k * t)
+                for k in range(1, 13)
+            )
+        else:
+            sound = 0.3 * torch.randn(samples, generator=generator, dtype=torch.float64)
+            sound = sound * torch.exp(-12.0 * t)
+            midi = float("nan")
+        audio.append(sound)
+        pitch.append(midi)
+    return ClipSet(
+        audio=torch.stack(audio).float(),
+        pitch=torch.tensor(pitch, dtype=torch.float32),
+        paths=[],
+        sample_rate=sample_rate,
+    )
+
+
+def bench_frame_family(model_class: type, options: Any, *, steps: int) -> list[Any]:
+    """Bench numbers of a frame family: training step time, generation real-time factor at each
+    batch size, and slider-to-sound latency (one sound after a control change).
+
+    The model is the family's default config trained for ``steps`` steps on :func:`bench_clips`:
+    these families cannot generate before they have seen sounds, and speed does not depend on how
+    well they learned.
+    """
+    from synth_core.bench import BenchResult, latency_ms, real_time_factor, timings
+    from synth_core.models.base import Batch
+
+    name = model_class.family
+    model = model_class.from_config(model_class.config_class())
+    clips = bench_clips(sample_rate=model.sample_rate, seconds=model.config.clip_seconds)
+    model.begin(clips)
+    batch = Batch(clips.audio, clips.pitch, torch.arange(len(clips)))
+    step_s = timings(lambda: model.step(batch), repeats=steps, warmup=1)
+    if hasattr(model, "end"):
+        with torch.no_grad():
+            model.end(clips)
+    seconds = float(model.config.clip_seconds)
+    results = [
+        BenchResult(
+            name,
+            "default",
+            f"train step, batch {len(clips)}",
+            1000 * sorted(step_s)[len(step_s) // 2],
+            "ms",
+        )
+    ]
+    for size in options.batches:
+        rtf, median = real_time_factor(
+            lambda size=size: model.generate(n=size, seed=0),
+            size * seconds,
+            repeats=options.repeats,
+            warmup=options.warmup,
+        )
+        results.append(
+            BenchResult(
+                name,
+                "default",
+                f"generate RTF, batch {size}",
+                rtf,
+                "x real time",
+                {"ms per call": round(1000 * median, 2)},
+            )
+        )
+    control = model.controls()[0]
+    positions = iter(torch.rand(1000, generator=torch.Generator().manual_seed(1)).tolist())
+
+    def slider_move() -> None:
+        value = control.from_normalised(next(positions))
+        model.generate({control.name: value}, n=1, seed=0)
+
+    median, p95 = latency_ms(slider_move)
+    results.append(
+        BenchResult(
+            name,
+            "default",
+            "slider to sound (p95)",
+            p95,
+            "ms",
+            {"median ms": round(median, 2), "control": control.name},
+        )
+    )
+    return results

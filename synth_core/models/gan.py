@@ -34,6 +34,7 @@ from synth_core.models.frames import (
     NAMED_BELOW_R,
     FrameConfig,
     FrameFamily,
+    bench_frame_family,
     level_to_feature,
     name_axes,
     pca,
@@ -54,10 +55,10 @@ class GANConfig(FrameConfig):
     feature_matching : weight of the generator's feature-matching term. augment : use DiffAugment.
     """
 
-    latent: int = 64
-    channels: int = 128
+    latent: int = 32
+    channels: int = 48
     learning_rate: float = 2e-4
-    batch_size: int = 32
+    batch_size: int = 16
     feature_matching: float = 1.0
     augment: bool = True
 
@@ -76,8 +77,8 @@ class GANConfig(FrameConfig):
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"channels": 64, "batch_size": 16},
-    "better": {"channels": 192, "latent": 96},
+    "quick": {"channels": 32, "batch_size": 8},
+    "better": {"channels": 128, "latent": 64, "batch_size": 32},
 }
 
 
@@ -392,6 +393,11 @@ class GANModel(FrameFamily, nn.Module):
         features = self._to_features(self.generator.decode(hidden))
         self.train(was_training)
         return self.render(features, layouts, generator=generator)
+
+
+def bench(options: Any) -> list[Any]:
+    """``timbrelab bench --family gan``: see :func:`synth_core.models.frames.bench_frame_family`."""
+    return bench_frame_family(GANModel, options, steps=5)
 
 
 register(

@@ -25,7 +25,14 @@ from torch import Tensor
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
 from synth_core.models.base import Batch, Control, resolve_values, seeded_generator
-from synth_core.models.frames import FrameConfig, FrameFamily, kmeans, pca, transpose
+from synth_core.models.frames import (
+    FrameConfig,
+    FrameFamily,
+    bench_frame_family,
+    kmeans,
+    pca,
+    transpose,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -285,6 +292,11 @@ def _match_length(audio: Tensor, samples: int) -> Tensor:
     if audio.shape[-1] >= samples:
         return audio[..., :samples]
     return torch.nn.functional.pad(audio, (0, samples - audio.shape[-1]))
+
+
+def bench(options: Any) -> list[Any]:
+    """``timbrelab bench --family gmm``: see :func:`synth_core.models.frames.bench_frame_family`."""
+    return bench_frame_family(GMMModel, options, steps=5)
 
 
 register(

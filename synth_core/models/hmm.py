@@ -34,6 +34,7 @@ from synth_core.models.frames import (
     NAMED_BELOW_R,
     FrameConfig,
     FrameFamily,
+    bench_frame_family,
     kmeans,
     name_axes,
     pca,
@@ -53,7 +54,7 @@ class HMMConfig(FrameConfig):
     keeps at least. seed : seeds the grouping."""
 
     states: int = 6
-    types: int = 4
+    types: int = 8
     dims: int = 12
     variance_floor: float = 0.01
     seed: int = 0
@@ -72,7 +73,7 @@ class HMMConfig(FrameConfig):
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"states": 5, "types": 3, "dims": 8},
-    "better": {"states": 8, "types": 6, "dims": 16},
+    "better": {"states": 8, "types": 12, "dims": 16},
 }
 
 
@@ -326,7 +327,7 @@ class HMMModel(FrameFamily):
                 "Variation",
                 0.0,
                 2.0,
-                0.5,
+                1.0,
                 "σ",
                 help="Random departure of each stage from its learned level, and of its length",
             ),
@@ -450,6 +451,11 @@ class HMMModel(FrameFamily):
         if rebuilt.shape[-1] < audio.shape[-1]:
             rebuilt = torch.nn.functional.pad(rebuilt, (0, audio.shape[-1] - rebuilt.shape[-1]))
         return rebuilt[..., : audio.shape[-1]]
+
+
+def bench(options: Any) -> list[Any]:
+    """``timbrelab bench --family hmm``: see :func:`synth_core.models.frames.bench_frame_family`."""
+    return bench_frame_family(HMMModel, options, steps=5)
 
 
 register(

@@ -27,7 +27,7 @@ from synth_core import dsp
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
 from synth_core.models.base import Batch, Control, resolve_values, seeded_generator
-from synth_core.models.frames import FrameConfig, FrameFamily, transpose
+from synth_core.models.frames import FrameConfig, FrameFamily, bench_frame_family, transpose
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class RNNConfig(FrameConfig):
     its own small mistakes when it runs free."""
 
     group: int = 4
-    hidden: int = 256
+    hidden: int = 128
     layers: int = 1
     learning_rate: float = 2e-3
     batch_size: int = 16
@@ -66,8 +66,8 @@ class RNNConfig(FrameConfig):
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"hidden": 128, "group": 4},
-    "better": {"hidden": 384, "layers": 2},
+    "quick": {"hidden": 96, "group": 6},
+    "better": {"hidden": 256, "layers": 2},
 }
 
 
@@ -346,6 +346,11 @@ class RNNModel(FrameFamily, nn.Module):
             outputs.append(current)
             previous = current
         return torch.stack(outputs, dim=1)
+
+
+def bench(options: Any) -> list[Any]:
+    """``timbrelab bench --family rnn``: see :func:`synth_core.models.frames.bench_frame_family`."""
+    return bench_frame_family(RNNModel, options, steps=5)
 
 
 register(
