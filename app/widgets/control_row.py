@@ -54,7 +54,8 @@ class ControlRow(QWidget):
         self._gesture_start: float | None = None
         self._updating = False
 
-        self.label = _ResettableLabel(control.label)
+        # keep "(r = +0.81)" in one piece when a long label wraps
+        self.label = _ResettableLabel(control.label.replace(" = ", "\u00a0=\u00a0"))
         self.label.setToolTip(self._tooltip())
         self.label.setMinimumWidth(110)
         self.label.setWordWrap(True)

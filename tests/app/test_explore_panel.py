@@ -64,7 +64,7 @@ def test_one_slider_per_control_with_label_and_unit(panel):
     controls = panel.model.controls()
     assert list(panel._rows) == [c.name for c in controls]
     row = panel._rows["axis_1"]
-    assert row.label.text() == controls[0].label
+    assert row.label.text().replace("\u00a0", " ") == controls[0].label
     assert row.field.suffix() == " σ"
 
 

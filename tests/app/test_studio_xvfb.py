@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
 SHOTS = ("studio_first_launch", "studio_explore", "studio_export_dialog", "studio_training")
 TIMEOUT_MS = 150_000
-TINY_VAE = "channels=16 latent_channels=2 n_controls=4 batch_size=4"
+TINY_VAE = "channels=16 latent_channels=2 n_controls=4 batch_size=4 clip_seconds=0.5"
 
 
 def write_tones(folder: Path) -> Path:

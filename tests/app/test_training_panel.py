@@ -12,7 +12,7 @@ from PySide6.QtCore import QProcess
 from app.panels.training import TrainingPanel, format_eta
 
 # A VAE small enough that a step takes well under a second on one core.
-TINY_VAE = "channels=16 latent_channels=2 n_controls=4 batch_size=4"
+TINY_VAE = "channels=16 latent_channels=2 n_controls=4 batch_size=4 clip_seconds=0.5"
 
 
 @pytest.fixture
