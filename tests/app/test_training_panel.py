@@ -127,3 +127,27 @@ def test_a_failing_training_process_shows_its_last_error_lines(qtbot, panel, tmp
 def test_eta_reads_as_minutes_and_seconds():
     assert format_eta(65) == "1:05 left"
     assert format_eta(None) == ""
+
+
+@pytest.mark.slow
+def test_closing_while_training_asks_and_stopping_keeps_the_checkpoint(qtbot, panel, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    asked = []
+
+    def question(*args, **kwargs):
+        asked.append(args[1])
+        return answers[len(asked) - 1]
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    assert panel.confirm_close()  # nothing running: no question
+    panel.set_custom(steps=400, settings=TINY_VAE)
+    panel.start()
+    qtbot.waitUntil(lambda: bool(panel.loss_points()), timeout=60_000)
+    assert not panel.confirm_close()
+    assert panel.is_running()
+    assert panel.confirm_close()
+    assert not panel.is_running()
+    assert asked == ["Training is running", "Training is running"]
+    assert (panel.run_dir / "model.json").is_file()
