@@ -10,7 +10,7 @@ from safetensors.torch import save as save_tensors
 from synth_core.errors import ModelConfigError
 from synth_core.models import get_family
 from synth_core.models.base import Batch, Learner, SoundModel
-from synth_core.models.hmm import HMMConfig, HMMModel, baum_welch, deltas, mlpg
+from synth_core.models.hmm import HMMConfig, HMMModel, baum_welch, delta_matrix, deltas, mlpg
 from tests.core.frame_family_sounds import tiny_clip_set
 
 
@@ -62,6 +62,21 @@ def test_mlpg_follows_static_means_when_deltas_are_free_and_smooths_when_not() -
     smooth = mlpg(mean, tight)[0, :, 0]
     assert float(deltas(smooth[None, :, None]).abs().max()) < 0.2
     assert float(smooth[0]) < 0.5 < float(smooth[-1])
+
+
+def test_banded_mlpg_equals_the_dense_solution() -> None:
+    generator = torch.Generator().manual_seed(0)
+    frames, p = 30, 3
+    mean = torch.randn(2, frames, 2 * p, generator=generator, dtype=torch.float64)
+    variance = 0.1 + torch.rand(2, frames, 2 * p, generator=generator, dtype=torch.float64)
+    window = torch.cat([torch.eye(frames, dtype=torch.float64), delta_matrix(frames)])
+    for b in range(2):
+        for d in range(p):
+            precision = torch.cat([1 / variance[b, :, d], 1 / variance[b, :, p + d]])
+            target = torch.cat([mean[b, :, d], mean[b, :, p + d]])
+            lhs = window.T @ (precision[:, None] * window)
+            dense = torch.linalg.solve(lhs, window.T @ (precision * target))
+            assert torch.allclose(mlpg(mean, variance)[b, :, d].double(), dense, atol=1e-4)
 
 
 def test_longer_first_stage_delays_the_decay(trained) -> None:
