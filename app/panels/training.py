@@ -194,7 +194,8 @@ class TrainingPanel(QWidget):
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.addLegend(offset=(-10, 10))
+        # a translucent legend box: the curves stay readable where they pass behind it
+        self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(20, 20, 24, 190))
         self.plot.setTitle("Loss curves appear here during training", size="9pt")
         self.log_scale = QCheckBox("Log scale")
         self.log_scale.setChecked(True)
@@ -252,6 +253,7 @@ class TrainingPanel(QWidget):
         self.steps_box.setValue(steps)
         self.minutes_box.setValue(minutes)
         self.settings_edit.setText(settings)
+        self.settings_edit.setCursorPosition(0)
 
     @property
     def family(self) -> str:
