@@ -76,6 +76,9 @@ class GANConfig(FrameConfig):
             raise ModelConfigError(f"feature_matching {self.feature_matching} is outside 0–100")
 
 
+#: Settings of the family test matrix's tiny model.
+TINY: dict[str, Any] = {"channels": 16, "latent": 8, "batch_size": 4}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"channels": 32, "batch_size": 8},
     "better": {"channels": 128, "latent": 64, "batch_size": 32},

@@ -60,6 +60,9 @@ class GMMConfig(FrameConfig):
             raise ModelConfigError(f"covariance_floor {self.covariance_floor} is outside (0, 1]")
 
 
+#: Settings of the family test matrix's tiny model.
+TINY: dict[str, Any] = {"components": 2, "dims": 4}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"components": 4, "dims": 12},
     "better": {"components": 8, "dims": 24},

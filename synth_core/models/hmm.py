@@ -73,6 +73,9 @@ class HMMConfig(FrameConfig):
             raise ModelConfigError(f"variance_floor {self.variance_floor} is outside (0, 1]")
 
 
+#: Settings of the family test matrix's tiny model.
+TINY: dict[str, Any] = {"states": 3, "types": 2, "dims": 4}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"states": 5, "types": 3, "dims": 8},
     "better": {"states": 8, "types": 12, "dims": 16},
@@ -328,8 +331,13 @@ class HMMModel(FrameFamily):
 
     # playing -------------------------------------------------------------------------------
 
+    def _present_types(self) -> Tensor:
+        """Indices of the types that hold training sounds (k-means may leave some empty)."""
+        present = torch.nonzero(self.type_weights > 0).flatten()
+        return present if present.numel() else torch.arange(int(self.config.types))
+
     def controls(self) -> list[Control]:
-        c, s = int(self.config.types), int(self.config.states)
+        c, s = int(self._present_types().numel()), int(self.config.states)
         controls = [
             Control(
                 "sound_type",
@@ -439,9 +447,7 @@ class HMMModel(FrameFamily):
     ) -> Tensor:
         choice = int(round(values["sound_type"]))
         if choice > 0:
-            if float(self.type_weights[choice - 1]) == 0:
-                raise ModelConfigError(f"sound type {choice} has no training sounds; pick another")
-            return torch.full((n,), choice - 1, dtype=torch.long)
+            return torch.full((n,), int(self._present_types()[choice - 1]), dtype=torch.long)
         return torch.multinomial(
             self.type_weights.float(), n, replacement=True, generator=generator
         )

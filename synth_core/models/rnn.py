@@ -65,6 +65,9 @@ class RNNConfig(FrameConfig):
             raise ModelConfigError(f"input_noise {self.input_noise} is outside 0–1")
 
 
+#: Settings of the family test matrix's tiny model.
+TINY: dict[str, Any] = {"hidden": 32, "batch_size": 4}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"hidden": 96, "group": 6},
     "better": {"hidden": 256, "layers": 2},
