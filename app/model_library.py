@@ -17,6 +17,7 @@ from PySide6.QtCore import QSettings
 
 from synth_core.errors import CheckpointError
 from synth_core.models.base import SoundModel
+from synth_core.starter import STARTERS
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,10 @@ def starter_models(folder: Path = STARTER_FOLDER) -> list[ModelEntry]:
     entries = []
     if not folder.is_dir():
         return entries
-    for run in sorted(p for p in folder.iterdir() if (p / MODEL_FILE).is_file()):
+    # the order of synth_core.starter.STARTERS: the flagship first, as the app opens the first
+    order = {spec.name: i for i, spec in enumerate(STARTERS)}
+    runs = [p for p in folder.iterdir() if (p / MODEL_FILE).is_file()]
+    for run in sorted(runs, key=lambda p: (order.get(p.name, len(order)), p.name)):
         try:
             record = read_record(run)
         except CheckpointError as error:

@@ -171,3 +171,14 @@ def test_open_built_in_sounds_fills_the_sounds_panel_and_the_training_folder(qtb
     assert len(report.usable) > 200
     assert studio.training.data_folder == report.folder
     assert studio.training.train_button.isEnabled()
+
+
+def test_first_launch_plays_the_flagship_starter_and_lists_every_model(qtbot, main_window):
+    explore = main_window.studio.explore
+    qtbot.waitUntil(lambda: explore.last_sound is not None, timeout=WAIT_MS)
+    assert explore.model_id == "builtin-vae"
+    assert explore.reset_button.isEnabled() and len(explore._rows) >= 2
+    listed = [explore.model_box.itemData(i) for i in range(explore.model_box.count())]
+    assert listed[:2] == ["builtin-vae", "builtin-cnn"]
+    assert "physical:string" in listed and "physical:tube" in listed
+    assert main_window.sound_view.duration_s > 0
