@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from synth_core import checkpoint as ckpt
+from synth_core.dataset import ClipSet
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,12 @@ class ProgressBar:
 
 
 def build_starter(
-    spec: StarterSpec, out: Path, *, steps: int | None = None, progress: bool = True
+    spec: StarterSpec,
+    out: Path,
+    *,
+    steps: int | None = None,
+    progress: bool = True,
+    clips: ClipSet | None = None,
 ) -> Path:
     """Train ``spec`` on the built-in training sounds and write it to ``out / spec.name``.
 
@@ -93,6 +99,8 @@ def build_starter(
         Override of ``spec.steps`` (tests build tiny ones).
     progress : bool
         Draw a progress bar on stderr.
+    clips : ClipSet, optional
+        What to train on instead of the built-in training split (tests use a few clips).
 
     Returns
     -------
@@ -104,7 +112,7 @@ def build_starter(
     total = int(steps if steps is not None else spec.steps)
     # one thread: the same floating-point summation order on every run, so the same weights
     torch.set_num_threads(1)
-    clips = builtin_clips("train")
+    clips = builtin_clips("train") if clips is None else clips
     # the initial weights are drawn when the learner is built, before the Trainer's seed applies
     torch.manual_seed(0)
     learner = build_learner(spec.family, preset=spec.preset, settings=spec.settings)

@@ -62,9 +62,16 @@ def test_a_bad_demo_budget_is_refused_with_exit_code_2(tmp_path):
 
 @pytest.mark.slow
 def test_starter_models_rebuild_to_the_same_weights(tmp_path):
+    from synth_core.builtin import builtin_clips
+    from synth_core.dataset import ClipSet
+
     spec = STARTERS[0]
-    first = build_starter(spec, tmp_path / "a", steps=1, progress=False)
-    second = build_starter(spec, tmp_path / "b", steps=1, progress=False)
+    every = builtin_clips("train")
+    few = ClipSet(
+        audio=every.audio[::11], pitch=every.pitch[::11], paths=every.paths[::11], sample_rate=44100
+    )
+    first = build_starter(spec, tmp_path / "a", steps=1, progress=False, clips=few)
+    second = build_starter(spec, tmp_path / "b", steps=1, progress=False, clips=few)
     weights = "weights.safetensors"
     assert (first / weights).read_bytes() == (second / weights).read_bytes()
     assert not (first / "optimizer.safetensors").exists()
