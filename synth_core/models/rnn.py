@@ -1,15 +1,16 @@
 """``rnn``: an autoregressive GRU over compact frames — sounds of any length.
 
 Each training sound is analysed into DDSP frame features (partial and noise-band levels, see
-:mod:`synth_core.models.frames`), standardised per dimension, and grouped ``group`` frames to a
+:mod:`synth_core.models.frames`), reduced to their main principal axes at unit variance, and grouped ``group`` frames to a
 step (4 × 5.8 ms ≈ 23 ms at the defaults) so the recurrence runs 43 steps per second of sound. A
 GRU reads the previous step and a conditioning vector (pitch, loudness, partial layout) and predicts
 a diagonal Gaussian over the next step; it learns by teacher forcing, minimising that Gaussian's
 negative log-likelihood of the true next step (as in SampleRNN/DDSP-style frame models).
 
 Generation samples step after step — for as many seconds as asked (``seconds=``) — at a chosen
-temperature, and renders with the partial layout of a training sound picked by the seed, or of a
-*primer*: a recording whose first ``primer_seconds`` the model continues.
+temperature. It starts from the first step (≈ 23 ms) of a training sound picked by the seed and
+renders with that sound's partial layout, or continues a *primer*: a recording whose first
+``primer_seconds`` it takes instead.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from synth_core import dsp
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
 from synth_core.models.base import Batch, Control, resolve_values, seeded_generator
-from synth_core.models.frames import FrameConfig, FrameFamily, bench_frame_family, transpose
+from synth_core.models.frames import FrameConfig, FrameFamily, bench_frame_family, pca, transpose
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +38,13 @@ MAX_SECONDS = 120.0
 
 @dataclass(frozen=True)
 class RNNConfig(FrameConfig):
-    """group : frames per recurrent step. hidden : GRU width. layers : stacked GRUs.
+    """group : frames per recurrent step. dims : principal axes kept per frame. hidden : GRU width. layers : stacked GRUs.
     learning_rate : Adam step size. batch_size : sounds per step. input_noise : σ of the noise
     added to teacher-forced inputs (in standard deviations), so the model learns to recover from
     its own small mistakes when it runs free."""
 
     group: int = 4
+    dims: int = 16
     hidden: int = 128
     layers: int = 1
     learning_rate: float = 2e-3
@@ -51,6 +53,8 @@ class RNNConfig(FrameConfig):
 
     def validate(self) -> None:
         super().validate()
+        if not 2 <= int(self.dims) <= 128:
+            raise ModelConfigError(f"dims {self.dims} is outside 2–128")
         if not 1 <= int(self.group) <= 16:
             raise ModelConfigError(f"group {self.group} is outside 1–16 frames")
         if not 16 <= int(self.hidden) <= 2048:
@@ -94,22 +98,34 @@ class RNNModel(FrameFamily, nn.Module):
         FrameFamily.__init__(self, config)
         self.config: RNNConfig = config
         d, g, k = config.feature_dim, int(config.group), int(config.n_partials)
-        self.step_dim = d * g
+        p = int(config.dims)
+        self.step_dim = p * g
         self.cond_dim = 2 + k
         self.gru = nn.GRU(
             self.step_dim + self.cond_dim, int(config.hidden), int(config.layers), batch_first=True
         )
         self.head = nn.Linear(int(config.hidden), 2 * self.step_dim)
+        # Frames are modelled on their main principal axes, scaled to unit variance: fewer,
+        # decorrelated numbers per step make a diagonal Gaussian a better fit and learning faster.
         self.register_buffer("feature_mean", torch.zeros(d))
-        self.register_buffer("feature_std", torch.ones(d))
+        self.register_buffer("frame_axes", torch.eye(p, d))
+        self.register_buffer("axis_std", torch.ones(p))
         self.register_buffer("loudness_db", torch.zeros(0))  # per training sound
+        # The first step of every training sound (standardised): without a primer, generation
+        # starts from the attack of the training sound whose layout it borrows. A diagonal
+        # Gaussian cannot choose between a bell's and a drum's attack on its own; after a real
+        # first step the GRU knows which kind of sound it is continuing.
+        self.register_buffer("openings", torch.zeros(0, self.step_dim))
         self.optimizer = torch.optim.Adam(self.parameters(), lr=float(config.learning_rate))
         self.primer: Tensor | None = None
 
     # features ------------------------------------------------------------------------------
 
     def _standardise(self, features: Tensor) -> Tensor:
-        return (features - self.feature_mean) / self.feature_std
+        return ((features - self.feature_mean) @ self.frame_axes.T) / self.axis_std
+
+    def _unstandardise(self, coordinates: Tensor) -> Tensor:
+        return (coordinates * self.axis_std) @ self.frame_axes + self.feature_mean
 
     def _to_steps(self, features: Tensor) -> Tensor:
         """``[B, T, D]`` standardised frames → ``[B, ceil(T / G), G·D]`` steps."""
@@ -122,7 +138,7 @@ class RNNModel(FrameFamily, nn.Module):
 
     def _from_steps(self, steps: Tensor, frames: int) -> Tensor:
         b = steps.shape[0]
-        return steps.reshape(b, -1, self.config.feature_dim)[:, :frames]
+        return steps.reshape(b, -1, int(self.config.dims))[:, :frames]
 
     def _condition(self, layouts: Tensor, loudness_db: Tensor) -> Tensor:
         return torch.cat(
@@ -154,11 +170,20 @@ class RNNModel(FrameFamily, nn.Module):
         features, layouts = self.analyze(audio, pitch)
         self.remember_training_set(features, layouts)
         flat = features.reshape(-1, features.shape[-1])
-        self.feature_mean = flat.mean(dim=0).to(self.feature_mean.device)
-        self.feature_std = flat.std(dim=0).clamp_min(0.05).to(self.feature_std.device)
+        device = self.feature_mean.device
+        mean, axes, variances = pca(flat, int(self.config.dims))
+        found = axes.shape[0]  # tiny data may have fewer axes than asked; the rest stay unused
+        self.feature_mean = mean.to(device)
+        self.frame_axes = torch.zeros_like(self.frame_axes)
+        self.frame_axes[:found] = axes.to(device)
+        self.axis_std = torch.ones_like(self.axis_std)
+        self.axis_std[:found] = variances.sqrt().clamp_min(1e-3).to(device)
         self.loudness_db = dsp.loudness_db(audio.detach().cpu().float()).to(
             self.feature_mean.device
         )
+        self.openings = self._to_steps(self._standardise(features.to(self.feature_mean.device)))[
+            :, 0
+        ]
 
     def _nll(self, steps: Tensor, condition: Tensor, *, noise: float) -> Tensor:
         inputs = torch.cat([torch.zeros_like(steps[:, :1]), steps[:, :-1]], dim=1)
@@ -198,7 +223,9 @@ class RNNModel(FrameFamily, nn.Module):
         if "layouts" not in state:
             raise ModelConfigError("rnn state lacks layouts")
         weights = {k: v for k, v in state.items() if k != "layouts"}
-        self.loudness_db = weights["loudness_db"].clone()  # data-sized: re-allocated
+        # Data-sized buffers are re-allocated, not copied into.
+        self.loudness_db = weights["loudness_db"].clone()
+        self.openings = weights["openings"].clone()
         self.load_state_dict(weights)
         self.layouts = state["layouts"].clone()
 
@@ -280,7 +307,7 @@ class RNNModel(FrameFamily, nn.Module):
         self.eval()
         steps = self._sample(condition, prefix, n_steps, float(values["temperature"]), generator)
         self.train(was_training)
-        features = self._from_steps(steps, frames) * self.feature_std + self.feature_mean
+        features = self._unstandardise(self._from_steps(steps, frames))
         return self.render(features, layouts, generator=generator, samples=samples)
 
     def _primer_steps(
@@ -289,7 +316,7 @@ class RNNModel(FrameFamily, nn.Module):
         keep = float(values["primer_seconds"])
         if self.primer is None or keep <= 0:
             picks = torch.randint(self.layouts.shape[0], (n,), generator=generator)
-            return torch.zeros(n, 0, self.step_dim), self.layouts[picks]
+            return self.openings[picks][:, None].cpu(), self.layouts[picks]
         audio = self.primer[: max(self.config.hop, int(keep * self.sample_rate))]
         steps, _, layouts = self._prepare(audio[None], None)
         # Whole steps only, so the continuation starts on a step boundary.
