@@ -5,8 +5,12 @@ standardised by its training-set mean and deviation. Frequency bins are the chan
 convolutions over time, which keeps the network small and fast on a CPU (a decode is some tens
 of millions of multiply-adds), while every layer still sees the whole spectrum.
 
-Latent: a sequence, ``latent_channels`` values per 4 STFT frames (~23 ms), so the bottleneck keeps
-the attack and the decay's shape. New sounds are drawn near the training latents (a training
+Latent: ``pca_components`` coefficients of a linear part — the PCA of the training spectrograms,
+the "eigen-sounds" baseline, fitted in ``begin`` — then a sequence, ``latent_channels`` values per
+4 STFT frames (~23 ms), from which the network decodes a correction to the linear part. The
+network's last layer starts at zero, so an untrained model already reconstructs as well as
+eigen-sounds and training only has to learn what PCA misses (a few hundred CPU steps do not get a
+convolutional decoder from nothing to that level). New sounds are drawn near the training latents (a training
 latent moved part-way to one of its neighbours, :func:`synth_core.latent.neighbour_draw`): a
 single Gaussian over such a latent would land between unlike sounds (a bell and a drum) and
 decode to neither. Sliders are the PCA axes of the training latents, in σ.
@@ -50,11 +54,13 @@ class SpectralConfig(ModelConfig):
     pitch_conditioning : condition on pitch when the data has labels. render_iterations : fast
     Griffin-Lim iterations after the peak-locked phase. n_controls : PCA axes shown as sliders.
     log_floor : magnitude added before the log (sets how far down in level the model cares).
+    pca_components : size of the linear "eigen-sound" part of the latent (see module docs).
     """
 
     n_fft: int = 1024
     hop: int = 256
     latent_channels: int = 16
+    pca_components: int = 32
     channels: int = 128
     batch_size: int = 8
     learning_rate: float = 2e-3
@@ -69,6 +75,8 @@ class SpectralConfig(ModelConfig):
             raise ModelConfigError(f"n_fft {self.n_fft} must be a power of two ≥ 64")
         if not 1 <= self.hop <= self.n_fft // 2:
             raise ModelConfigError(f"hop {self.hop} must be between 1 and n_fft/2")
+        if not 0 <= self.pca_components <= 256:
+            raise ModelConfigError(f"pca_components {self.pca_components} is outside 0–256")
         for name in ("latent_channels", "channels", "batch_size", "n_controls"):
             if int(getattr(self, name)) < 1:
                 raise ModelConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -101,8 +109,9 @@ class SpectralConfig(ModelConfig):
 
     @property
     def latent_dim(self) -> int:
-        """Size of the flattened latent, ``latent_channels × latent_frames``."""
-        return self.latent_channels * self.latent_frames
+        """Size of the flattened latent: PCA coefficients, then ``latent_channels ×
+        latent_frames``."""
+        return self.pca_components + self.latent_channels * self.latent_frames
 
 
 PITCH_FEATURES = 2  # (MIDI − 60) / 24, and 1 where the pitch is known
@@ -160,6 +169,13 @@ class SpectralAutoencoder(nn.Module):
         self.register_buffer("train_pitches", torch.zeros(0))
         self.register_buffer("train_latents", torch.zeros(0, config.latent_dim))
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+        k, size = config.pca_components, bins * config.n_frames
+        self.register_buffer("pca_mean", torch.zeros(size))
+        self.register_buffer("pca_basis", torch.zeros(k, size))
+        self.register_buffer("pca_scale", torch.ones(k))
+        # the network starts as "no correction" to the linear part and learns what it misses
+        nn.init.zeros_(self.decoder[-1].weight)
+        nn.init.zeros_(self.decoder[-1].bias)
         self.axes = latent.LatentAxes.identity(config.latent_dim)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate)
 
@@ -212,18 +228,23 @@ class SpectralAutoencoder(nn.Module):
         """Standardised spectrum → (mean, log-variance or None), each ``[n, latent_dim]``."""
         cond_frames = cond[:, :, None].expand(-1, -1, spec.shape[-1])
         out = self.encoder(torch.cat([spec, cond_frames], dim=1)).flatten(1)
+        coeffs = ((spec.flatten(1) - self.pca_mean) @ self.pca_basis.T) / self.pca_scale
         if self.variational:
             mean, logvar = out.view(out.shape[0], 2, -1).unbind(1)
-            return mean, logvar.clamp(-12, 6)
-        return out, None
+            # the linear part is deterministic: its "log-variance" is never sampled or penalised
+            fixed = torch.full_like(coeffs, -30.0)
+            return torch.cat([coeffs, mean], -1), torch.cat([fixed, logvar.clamp(-12, 6)], -1)
+        return torch.cat([coeffs, out], -1), None
 
     def decode(self, z: Tensor, pitch: Tensor | None = None) -> Tensor:
         """Latents ``[n, latent_dim]`` → standardised log magnitude ``[n, bins, frames]``."""
         cfg = self.config
+        k = cfg.pca_components
         cond = self._conditioning(pitch, z.shape[0])
-        h = z.view(z.shape[0], cfg.latent_channels, cfg.latent_frames)
+        base = self.pca_mean + (z[:, :k] * self.pca_scale) @ self.pca_basis
+        h = z[:, k:].reshape(z.shape[0], cfg.latent_channels, cfg.latent_frames)
         h = torch.cat([h, cond[:, :, None].expand(-1, -1, cfg.latent_frames)], dim=1)
-        return self.decoder(h)
+        return base.view(z.shape[0], cfg.n_bins, cfg.n_frames) + self.decoder(h)
 
     # data statistics ---------------------------------------------------------------------------
 
@@ -248,6 +269,30 @@ class SpectralAutoencoder(nn.Module):
             self.pitched.fill_(cfg.pitch_conditioning and has_pitch)
             known = clips.pitch[torch.isfinite(clips.pitch)]
             self.train_pitches = known.float().clone() if bool(self.pitched) else torch.zeros(0)
+            self._fit_pca(clips)
+
+    def _fit_pca(self, clips: Any) -> None:
+        """The linear part: PCA of the training clips' standardised log spectrograms (at most
+        512 of them, chosen evenly), as in the eigen-sounds baseline."""
+        k = self.config.pca_components
+        if k == 0:
+            return
+        pick = torch.linspace(0, len(clips) - 1, min(len(clips), 512)).round().long().unique()
+        flat = torch.cat(
+            [
+                self.analyse(clips.audio[pick[i : i + 64]]).flatten(1)
+                for i in range(0, len(pick), 64)
+            ]
+        )
+        mean = flat.mean(0)
+        _, singular, vh = torch.linalg.svd(flat - mean, full_matrices=False)
+        found = min(k, vh.shape[0])
+        self.pca_mean.copy_(mean)
+        self.pca_basis.zero_()
+        self.pca_basis[:found] = vh[:found]
+        scale = torch.ones(k)
+        scale[:found] = singular[:found] / max(1.0, (flat.shape[0] - 1) ** 0.5)
+        self.pca_scale.copy_(scale.clamp_min(1e-3))
 
     def end(self, clips: Any) -> None:
         """Fit the PCA axes of the training latents and name them by descriptor."""
@@ -276,7 +321,8 @@ class SpectralAutoencoder(nn.Module):
         out = self.decode(z, batch.pitch)
         terms = spectral_loss(out, spec, self.magnitude_of(out), self.magnitude_of(spec))
         if logvar is not None:
-            terms["kl"] = kl_divergence(mean, logvar, free_bits=self.kl_free_bits())
+            k = self.config.pca_components
+            terms["kl"] = kl_divergence(mean[:, k:], logvar[:, k:], free_bits=self.kl_free_bits())
         return terms
 
     def kl_free_bits(self) -> float:

@@ -47,7 +47,13 @@ PRESETS: dict[str, dict] = {
     "better": {"channels": 256, "latent_channels": 32},
 }
 # The smallest sensible model, for the family test matrix.
-TINY: dict = {"channels": 16, "latent_channels": 2, "n_controls": 2, "render_iterations": 2}
+TINY: dict = {
+    "channels": 16,
+    "latent_channels": 2,
+    "n_controls": 2,
+    "render_iterations": 2,
+    "pca_components": 4,
+}
 
 
 class VAEModel(SpectralAutoencoder):
