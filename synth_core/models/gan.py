@@ -122,18 +122,22 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Spectrally normalised 1-D CNN with a conditioning projection; returns (score, features)."""
+    """Spectrally normalised 1-D CNN over ``frames`` time steps with a conditioning projection;
+    returns (score, features)."""
 
-    def __init__(self, in_dim: int, cond_dim: int, channels: int):
+    def __init__(self, in_dim: int, cond_dim: int, channels: int, frames: int):
         super().__init__()
         widths = [in_dim, channels // 2, channels, channels, 2 * channels]
+        out_frames = frames // 2 ** (len(widths) - 2)
         self.layers = nn.ModuleList(
             spectral_norm(
                 nn.Conv1d(a, b, 5, padding=2) if i == 0 else nn.Conv1d(a, b, 4, stride=2, padding=1)
             )
             for i, (a, b) in enumerate(zip(widths, widths[1:], strict=False))
         )
-        self.score = spectral_norm(nn.Linear(widths[-1], 1))
+        # The score reads every time position (not a time average), so where the attack sits
+        # and how the sound evolves is something the critic can judge.
+        self.score = spectral_norm(nn.Linear(widths[-1] * out_frames, 1))
         self.embed = spectral_norm(nn.Linear(cond_dim, widths[-1]))
 
     def forward(self, x: Tensor, condition: Tensor) -> tuple[Tensor, list[Tensor]]:
@@ -142,7 +146,7 @@ class Discriminator(nn.Module):
             x = F.leaky_relu(layer(x), 0.2)
             features.append(x)
         pooled = x.mean(dim=-1)
-        score = self.score(pooled)[:, 0] + (self.embed(condition) * pooled).sum(dim=1)
+        score = self.score(x.flatten(1))[:, 0] + (self.embed(condition) * pooled).sum(dim=1)
         return score, features
 
 
@@ -187,7 +191,7 @@ class GANModel(FrameFamily, nn.Module):
         self.padded_frames = -(-config.n_frames // 2**UPSAMPLINGS) * 2**UPSAMPLINGS
         ch = int(config.channels)
         self.generator = Generator(int(config.latent), self.cond_dim, ch, d, config.n_frames)
-        self.discriminator = Discriminator(d, self.cond_dim, ch)
+        self.discriminator = Discriminator(d, self.cond_dim, ch, self.padded_frames)
         self.register_buffer("feature_mean", torch.zeros(d))
         self.register_buffer("feature_std", torch.ones(d))
         hidden = ch * self.generator.start_frames
@@ -265,8 +269,10 @@ class GANModel(FrameFamily, nn.Module):
         fake_score, fake_features = self.discriminator(self._augment(fake), condition)
         with torch.no_grad():
             _, real_features = self.discriminator(self._augment(real), condition)
+        # Feature matching per channel and time position (batch means), so the generator is
+        # pulled towards the real sounds' average evolution, not only their average content.
         matching = sum(
-            (f.mean(dim=(0, 2)) - r.mean(dim=(0, 2))).abs().mean()
+            (f.mean(dim=0) - r.mean(dim=0)).abs().mean()
             for f, r in zip(fake_features, real_features, strict=True)
         )
         g_loss = -fake_score.mean() + float(self.config.feature_matching) * matching
