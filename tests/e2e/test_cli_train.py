@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,12 +94,19 @@ def test_training_killed_mid_run_resumes_from_its_last_checkpoint_and_finishes(s
     assert steps == sorted(set(steps)), "history must not repeat steps after a resume"
 
 
-def test_trained_run_generates_reconstructs_and_evaluates_from_the_command_line(sounds, tmp_path):
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def trained_run(sounds: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("trained") / "run"
     trained = timbrelab("train", str(sounds), "--out", str(run), *TRAIN_ARGS, "--steps", "4",
                         "--progress", "none")  # fmt: skip
     assert trained.returncode == 0, trained.stderr
+    return run
 
+
+def test_trained_run_generates_reconstructs_and_evaluates_from_the_command_line(
+    sounds, trained_run, tmp_path
+):
+    run = trained_run
     out = tmp_path / "generated"
     made = timbrelab("generate", str(run), "--n", "3", "--out", str(out), "--seed", "1",
                      "--pitch", "60", "--set", "axis_1=1.5")  # fmt: skip
@@ -128,11 +136,11 @@ def test_trained_run_generates_reconstructs_and_evaluates_from_the_command_line(
         assert 0.0 <= row["one_nn"] <= 1.0 and row["frechet"] >= 0.0
 
 
-def test_a_newer_run_directory_and_a_busy_out_folder_are_refused_with_one_line(sounds, tmp_path):
+def test_a_busy_out_folder_and_a_newer_run_directory_are_refused_with_one_line(
+    sounds, trained_run, tmp_path
+):
     run = tmp_path / "run"
-    first = timbrelab("train", str(sounds), "--out", str(run), *TRAIN_ARGS, "--steps", "1",
-                      "--progress", "none")  # fmt: skip
-    assert first.returncode == 0, first.stderr
+    shutil.copytree(trained_run, run)
     again = timbrelab("train", str(sounds), "--out", str(run), *TRAIN_ARGS, "--steps", "1",
                       "--progress", "jsonl")  # fmt: skip
     assert again.returncode == 2 and "--resume" in again.stderr
