@@ -47,6 +47,12 @@ class StarterSpec:
 STARTERS: tuple[StarterSpec, ...] = (
     StarterSpec("builtin-vae", "vae", steps=400, preset="quick"),
     StarterSpec("builtin-cnn", "cnn", steps=400, preset="quick"),
+    # EM families converge in a few dozen iterations; more only repeats a converged step
+    StarterSpec("builtin-gmm", "gmm", steps=60),
+    StarterSpec("builtin-hmm", "hmm", steps=30),
+    # gradient families over DDSP frames: a few thousand cheap steps (about a minute each here)
+    StarterSpec("builtin-rnn", "rnn", steps=3000),
+    StarterSpec("builtin-gan", "gan", steps=3000),
 )
 
 
@@ -143,7 +149,31 @@ def build_starter(
         for name in KEEP_FILES:
             if (run / name).exists():
                 shutil.copy2(run / name, target / name)
+    compact_weights(target / ckpt.WEIGHTS_FILE)
     return target
+
+
+# Tensors this large are fixed bases (the spectral families' eigen-sound PCA basis is 2.8 M
+# values), not trained weights: half precision keeps them within 1e-3 relative error and halves
+# what the app ships. Loading copies them into the model's float32 buffers.
+COMPACT_MIN_VALUES = 1_000_000
+
+
+def compact_weights(path: Path) -> None:
+    """Store the large float32 tensors of a starter's weights file as float16, in place."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(path))
+    large = [
+        k for k, v in state.items() if v.dtype == torch.float32 and v.numel() >= COMPACT_MIN_VALUES
+    ]
+    if not large:
+        return
+    for key in large:
+        state[key] = state[key].half()
+    scratch = path.with_suffix(".tmp")
+    save_file(state, str(scratch))
+    scratch.replace(path)
 
 
 def folder_size(path: Path) -> int:

@@ -90,3 +90,10 @@ def test_the_shipped_starter_models_load_play_and_fit_in_25_mb():
         audio = model.generate(None, n=2, seed=0)
         assert audio.shape[0] == 2 and bool(audio.abs().max() > 0.01)
     assert folder_size(RESOURCES_MODELS) < 25 * 1024 * 1024
+
+
+def test_every_learned_family_ships_a_starter_model():
+    from synth_core.models import FAMILY_NAMES
+
+    learned = {name for name in FAMILY_NAMES if name != "physical"}
+    assert learned <= {spec.family for spec in STARTERS}
