@@ -116,7 +116,8 @@ def fit_axes(latents: Tensor, descriptors: Mapping[str, Tensor] | None = None) -
     _, singular, vh = torch.linalg.svd(centred, full_matrices=dim <= MAX_AXES)
     # keep the leading axes only: a latent with hundreds of dimensions would otherwise store a
     # square matrix of them, and no one plays more than a few dozen sliders
-    keep = min(dim, MAX_AXES)
+    # (and with fewer clips than latent dimensions, the reduced SVD has only N axes to give)
+    keep = min(dim, MAX_AXES, vh.shape[0])
     scales = torch.zeros(keep)
     found = min(keep, singular.shape[0])
     scales[:found] = singular[:found] / math.sqrt(n - 1)

@@ -12,7 +12,7 @@ stdout; the app reads these from a child process. Every object has ``"event"``; 
     Once, after the data is loaded and before the first step. ``total`` is the step budget.
 ``{"event": "progress", "step": int, "total": int | null, "fraction": float, "elapsed_s": float,
 "eta_s": float | null, "losses": {name: float}, "lr": float | null, "device": str}``
-    At most every 0.25 s and after the last step. ``fraction`` is 0–1 of the budget (steps or
+    After each of a session's first 10 steps, then at most every 0.25 s, and after the last step. ``fraction`` is 0–1 of the budget (steps or
     minutes, whichever ends first); ``eta_s`` is null until it can be estimated.
 ``{"event": "preview", "step": int, "path": str, "sample_rate": int}``
     Every ``preview_every_s`` seconds: a WAV file (``RUN/preview.wav``, overwritten) of one sound
@@ -60,6 +60,8 @@ from synth_core.errors import CheckpointError, DeviceError, ModelConfigError, Tr
 from synth_core.models.base import Batch
 
 log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_STEP_UNTIL = 10
 
 DEFAULT_MINUTES = 5.0
 # Below this many training clips each batch is lightly augmented (gain, shift, pitch).
@@ -645,7 +647,11 @@ class Trainer:
                 )
             if self.step % 25 == 0:
                 self._take_snapshot()
-            if now - last_progress >= 0.25:
+            # the first steps are all reported so a loss curve starts at once, even on a run
+            # that finishes within a quarter of a second; after that at most 4 reports a second
+            if self.step - session_start_step <= PROGRESS_EVERY_STEP_UNTIL or (
+                now - last_progress >= 0.25
+            ):
                 self._report(losses, session_start_step, session_start_elapsed)
                 last_progress = now
             if self.preview_every_s > 0 and now - last_preview >= self.preview_every_s:
