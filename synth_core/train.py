@@ -12,8 +12,9 @@ stdout; the app reads these from a child process. Every object has ``"event"``; 
     Once, after the data is loaded and before the first step. ``total`` is the step budget.
 ``{"event": "progress", "step": int, "total": int | null, "fraction": float, "elapsed_s": float,
 "eta_s": float | null, "losses": {name: float}, "lr": float | null, "device": str}``
-    After each of a session's first 10 steps, then at most every 0.25 s, and after the last step. ``fraction`` is 0–1 of the budget (steps or
-    minutes, whichever ends first); ``eta_s`` is null until it can be estimated.
+    After each of a session's first 10 steps, then at most every 0.25 s, and after the last
+    step. ``fraction`` is 0–1 of the budget (steps or minutes, whichever ends first); ``eta_s``
+    is null until it can be estimated.
 ``{"event": "preview", "step": int, "path": str, "sample_rate": int}``
     Every ``preview_every_s`` seconds: a WAV file (``RUN/preview.wav``, overwritten) of one sound
     from the model as it is now.
