@@ -3,8 +3,10 @@
 This module only parses arguments and dispatches: each command is implemented by a function
 ``cli_<command>(args) -> int`` in the module that owns the work (``dataset.cli_scan``,
 ``runs.cli_generate``, …), imported on first use so ``timbrelab info`` does not load torch models
-it does not need. Exit codes: 0 ok, 1 runtime failure, 2 usage or bad input, with one clear line
-on stderr for every :class:`~synth_core.errors.TimbreLabError`.
+it does not need. The installed ``timbrelab`` script is ``app.launcher.main``, which opens the
+window when no command is given and otherwise calls :func:`main` here. Exit codes: 0 ok,
+1 runtime failure, 2 usage or bad input, with one clear line on stderr for every
+:class:`~synth_core.errors.TimbreLabError`.
 """
 
 from __future__ import annotations
@@ -125,9 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if args.command is None:
-        from app.main import main as app_main
-
-        return app_main()
+        # the desktop app is `timbrelab` with no command (app/launcher.py); the core never
+        # imports it, so here an empty command line is a usage error
+        parser.print_usage(sys.stderr)
+        sys.stderr.write("timbrelab: error: name a command (see --help); `timbrelab` alone opens the app\n")
+        return 2
     module_name, function_name = COMMANDS[args.command]
     try:
         function = getattr(importlib.import_module(module_name), function_name)

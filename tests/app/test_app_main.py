@@ -28,7 +28,7 @@ def without_display() -> dict[str, str]:
     "command",
     [
         [sys.executable, "-m", "app"],
-        [sys.executable, "-m", "synth_core"],  # what `timbrelab` with no command runs
+        [str(Path(sys.executable).with_name("timbrelab"))],  # the installed script
     ],
     ids=["python -m app", "timbrelab"],
 )

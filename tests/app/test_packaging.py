@@ -39,4 +39,4 @@ def test_pyinstaller_spec_bundles_resources_and_uses_the_cli_entry():
     compile(spec, "timbrelab.spec", "exec")  # at least valid Python
     assert '"resources"' in spec and "timbrelab_entry.py" in spec
     entry = (PACKAGING / "timbrelab_entry.py").read_text()
-    assert "from synth_core.cli import main" in entry
+    assert "from app.launcher import main" in entry
