@@ -130,7 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the desktop app is `timbrelab` with no command (app/launcher.py); the core never
         # imports it, so here an empty command line is a usage error
         parser.print_usage(sys.stderr)
-        sys.stderr.write("timbrelab: error: name a command (see --help); `timbrelab` alone opens the app\n")
+        sys.stderr.write(
+            "timbrelab: error: name a command (see --help); `timbrelab` alone opens the app\n"
+        )
         return 2
     module_name, function_name = COMMANDS[args.command]
     try:
