@@ -10,20 +10,17 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from synth_core.models import Family, register
-from synth_core.models.spectral import SpectralAutoencoder, SpectralConfig, bench_spectral
+from synth_core.models.spectral import (
+    SPECTRAL_PRESETS,
+    SPECTRAL_TINY,
+    SpectralAutoencoder,
+    SpectralConfig,
+    bench_spectral,
+)
 
-PRESETS: dict[str, dict] = {
-    "quick": {"channels": 64, "latent_channels": 4},
-    "better": {"channels": 256, "latent_channels": 32},
-}
-# The smallest sensible model, for the family test matrix.
-TINY: dict = {
-    "channels": 16,
-    "latent_channels": 2,
-    "n_controls": 2,
-    "render_iterations": 2,
-    "pca_components": 4,
-}
+# vae and cnn share one representation, so they share their presets and the matrix's tiny size
+PRESETS: dict[str, dict] = SPECTRAL_PRESETS
+TINY: dict = SPECTRAL_TINY
 
 
 class CNNModel(SpectralAutoencoder):

@@ -45,6 +45,21 @@ from synth_core.models.base import Batch, Control, ModelConfig, resolve_values, 
 log = logging.getLogger(__name__)
 
 
+# Presets of the spectral families (vae and cnn): the settings each adds to its config.
+SPECTRAL_PRESETS: dict[str, dict] = {
+    "quick": {"channels": 64, "latent_channels": 4},
+    "better": {"channels": 256, "latent_channels": 32},
+}
+# The smallest sensible model of either family, for the family test matrix.
+SPECTRAL_TINY: dict = {
+    "channels": 16,
+    "latent_channels": 2,
+    "n_controls": 2,
+    "render_iterations": 2,
+    "pca_components": 4,
+}
+
+
 @dataclass(frozen=True)
 class SpectralConfig(ModelConfig):
     """Settings shared by the spectral families.

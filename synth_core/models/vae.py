@@ -16,7 +16,13 @@ from torch import Tensor
 
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
-from synth_core.models.spectral import SpectralAutoencoder, SpectralConfig, bench_spectral
+from synth_core.models.spectral import (
+    SPECTRAL_PRESETS,
+    SPECTRAL_TINY,
+    SpectralAutoencoder,
+    SpectralConfig,
+    bench_spectral,
+)
 
 
 @dataclass(frozen=True)
@@ -42,18 +48,9 @@ class VAEConfig(SpectralConfig):
             raise ModelConfigError(f"free_bits {self.free_bits} is outside 0–10 nats")
 
 
-PRESETS: dict[str, dict] = {
-    "quick": {"channels": 64, "latent_channels": 4},
-    "better": {"channels": 256, "latent_channels": 32},
-}
-# The smallest sensible model, for the family test matrix.
-TINY: dict = {
-    "channels": 16,
-    "latent_channels": 2,
-    "n_controls": 2,
-    "render_iterations": 2,
-    "pca_components": 4,
-}
+# vae and cnn share one representation, so they share their presets and the matrix's tiny size
+PRESETS: dict[str, dict] = SPECTRAL_PRESETS
+TINY: dict = SPECTRAL_TINY
 
 
 class VAEModel(SpectralAutoencoder):
