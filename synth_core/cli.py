@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--pitch", type=float, default=None, help="MIDI note number")
     p.add_argument("--seconds", type=float, default=None, help="length, for families that allow it")
+    p.add_argument(
+        "--primer",
+        default=None,
+        metavar="FILE",
+        help="audio file to continue (rnn): the output starts with it, resynthesised",
+    )
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--format", choices=["wav", "flac", "ogg"], default="wav")
     p.add_argument("--sample-rate", type=int, default=None)

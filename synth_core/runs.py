@@ -93,10 +93,18 @@ def _write(audio: torch.Tensor, path: Path, sample_rate: int, out_rate: int | No
 
 
 def cli_generate(args: argparse.Namespace) -> int:
-    """``timbrelab generate RUN --n N --out DIR [--seed S] [--pitch MIDI] [--set NAME=VALUE]``."""
+    """``timbrelab generate RUN --n N --out DIR [--seed S] [--pitch MIDI] [--set NAME=VALUE]
+    [--primer FILE]``."""
     if args.n < 1:
         raise ModelConfigError(f"--n must be at least 1, got {args.n}")
     model = load_model(args.run)
+    if getattr(args, "primer", None) is not None:
+        if not hasattr(model, "set_primer"):
+            raise ModelConfigError(
+                f"{args.run}: --primer needs an rnn model; {model.family} models cannot "
+                "continue a recording"
+            )
+        model.set_primer(args.primer)  # before the values: the primer sets their range
     values = parse_control_values(args.set, model)
     if args.pitch is not None and not getattr(model, "accepts_pitch", True):
         raise ModelConfigError(

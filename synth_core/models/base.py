@@ -279,6 +279,7 @@ class Learner(Protocol):
     #       scored by `evaluate` as the renderer's ceiling.
     #   reconstruct(audio, *, pitch=None)   MIDI labels [n] for pitch-conditioned families.
     #   accepts_pitch: bool   False makes `generate --pitch` a clear usage error.
+    #   set_primer(audio or path)   a recording that generation continues (`generate --primer`).
 
 
 def seeded_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:

@@ -9,8 +9,15 @@ negative log-likelihood of the true next step (as in SampleRNN/DDSP-style frame 
 
 Generation samples step after step — for as many seconds as asked (``seconds=``) — at a chosen
 temperature. It starts from the first step (≈ 23 ms) of a training sound picked by the seed and
-renders with that sound's partial layout, or continues a *primer*: a recording whose first
-``primer_seconds`` it takes instead.
+renders with that sound's partial layout, or continues a *primer*: a recording (a tensor, or an
+audio file read by :func:`synth_core.audio.load`) whose first ``primer_seconds`` it takes instead.
+
+A primer is analysed into the model's own frames and fed through the GRU teacher-forced, step by
+step, which warms the recurrent state up on it; free sampling continues from the step after it.
+The output *starts with the primer*, resynthesised from those frames (so it sounds like the
+recording as this model hears it: its partials and noise bands, not the original samples), and
+the continuation follows seamlessly. ``seconds`` is the length of the whole output; left out with
+a primer, it is the primer's length plus one clip (``clip_seconds``) of continuation.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from synth_core import dsp
-from synth_core.errors import ModelConfigError
+from synth_core.errors import AudioFileError, ModelConfigError
 from synth_core.models import Family, register
 from synth_core.models.base import Batch, Control, resolve_values, seeded_generator
 from synth_core.models.frames import FrameConfig, FrameFamily, bench_frame_family, pca, transpose
@@ -231,17 +239,43 @@ class RNNModel(FrameFamily, nn.Module):
 
     # playing -------------------------------------------------------------------------------
 
-    def set_primer(self, audio: Tensor | None) -> None:
-        """Audio ``[samples]`` at ``sample_rate`` that generation continues (None: no primer)."""
-        if audio is not None and (audio.ndim != 1 or audio.shape[0] < self.config.hop):
+    def set_primer(self, primer: Tensor | str | Path | None) -> None:
+        """Set what generation continues: mono audio ``[samples]`` at ``sample_rate``, an audio
+        file (any rate or channel count; resampled and mixed to mono), or None for no primer.
+
+        The ``primer_seconds`` control then runs up to the primer's length, and defaults to all
+        of it.
+
+        Raises
+        ------
+        AudioFileError
+            When the file is missing, unreadable, or shorter than one frame (names the file).
+        ModelConfigError
+            When a tensor is not mono audio of at least one frame.
+        """
+        self.primer = None if primer is None else self._primer_audio(primer)
+
+    def _primer_audio(self, primer: Tensor | str | Path) -> Tensor:
+        if not isinstance(primer, Tensor):
+            return read_primer(primer, sample_rate=self.sample_rate, hop=self.config.hop)
+        if primer.ndim != 1 or primer.shape[0] < self.config.hop:
             raise ModelConfigError(
                 f"a primer must be mono audio [samples] of at least {self.config.hop} samples"
             )
-        self.primer = None if audio is None else audio.detach().float().cpu()
+        return primer.detach().float().cpu()
 
     def controls(self) -> list[Control]:
+        return self._controls(self.primer)
+
+    def _controls(self, primer: Tensor | None) -> list[Control]:
         typical = float(self.loudness_db.median()) if self.loudness_db.numel() else -20.0
         typical = min(max(typical, -60.0), 0.0)
+        if primer is None:
+            longest, default = MAX_SECONDS, 0.0
+            primer_help = "How much of the primer recording to continue from (none is set)"
+        else:
+            longest = default = min(primer.shape[0] / self.sample_rate, MAX_SECONDS)
+            primer_help = "How much of the primer recording to continue from (0 ignores it)"
         return [
             Control(
                 "temperature",
@@ -264,10 +298,10 @@ class RNNModel(FrameFamily, nn.Module):
                 "primer_seconds",
                 "Primer length",
                 0.0,
-                MAX_SECONDS,
-                0.0,
+                longest,
+                default,
                 "s",
-                help="How much of the primer recording (if one is set) to continue from",
+                help=primer_help,
             ),
         ]
 
@@ -280,25 +314,32 @@ class RNNModel(FrameFamily, nn.Module):
         seed: int | None = None,
         pitch: float | None = None,
         seconds: float | None = None,
-        primer: Tensor | None = None,
+        primer: Tensor | str | Path | None = None,
     ) -> Tensor:
-        """Sample ``n`` sounds of ``seconds`` (default: the clip length), ``[n, samples]``.
+        """Sample ``n`` sounds of ``seconds``, ``[n, samples]``.
 
-        ``primer`` (audio ``[samples]``) overrides :meth:`set_primer` for this call.
+        ``seconds`` defaults to the clip length, or with a primer to the primer's used part
+        plus the clip length. ``primer`` (audio ``[samples]`` or a file, as for
+        :meth:`set_primer`) overrides the one set, for this call only; ``values`` are read
+        against the primer in use (its length is ``primer_seconds``' range).
         """
         self._require_layouts()
-        values = resolve_values(self.controls(), values)
-        seconds = float(self.config.clip_seconds if seconds is None else seconds)
-        if not 0.05 <= seconds <= MAX_SECONDS:
+        if seconds is not None and not 0.05 <= float(seconds) <= MAX_SECONDS:
             raise ModelConfigError(f"seconds {seconds} is outside 0.05–{MAX_SECONDS:g} s")
-        if primer is not None:
-            self.set_primer(primer)
+        # Read once: the GUI may set another primer while this runs on a worker thread.
+        primer_audio = self.primer if primer is None else self._primer_audio(primer)
+        values = resolve_values(self._controls(primer_audio), values)
         generator = seeded_generator(seed)
+        prefix, layouts = self._primer_steps(primer_audio, values, int(n), generator)
+        if seconds is None:
+            seconds = float(self.config.clip_seconds)
+            if primer_audio is not None and float(values["primer_seconds"]) > 0:
+                primed = prefix.shape[1] * int(self.config.group) * int(self.config.hop)
+                seconds = min(primed / self.sample_rate + seconds, MAX_SECONDS)
         samples = int(round(seconds * self.sample_rate))
         frames = self.settings.n_frames(samples)
         g = int(self.config.group)
         n_steps = -(-frames // g)
-        prefix, layouts = self._primer_steps(values, int(n), generator)
         layouts = transpose(layouts, pitch)
         loudness = torch.full((int(n),), float(values["loudness"]))
         device = self.feature_mean.device
@@ -311,13 +352,23 @@ class RNNModel(FrameFamily, nn.Module):
         return self.render(features, layouts, generator=generator, samples=samples)
 
     def _primer_steps(
-        self, values: Mapping[str, float], n: int, generator: torch.Generator
+        self,
+        primer: Tensor | None,
+        values: Mapping[str, float],
+        n: int,
+        generator: torch.Generator,
     ) -> tuple[Tensor, Tensor]:
+        """The known steps generation is teacher-forced through, and the layouts it renders with.
+
+        Without a primer: the opening step of a training sound picked by the seed, and its
+        layout. With one: the primer's first ``primer_seconds`` in whole steps, and the layout
+        analysed from it.
+        """
         keep = float(values["primer_seconds"])
-        if self.primer is None or keep <= 0:
+        if primer is None or keep <= 0:
             picks = torch.randint(self.layouts.shape[0], (n,), generator=generator)
             return self.openings[picks][:, None].cpu(), self.layouts[picks]
-        audio = self.primer[: max(self.config.hop, int(keep * self.sample_rate))]
+        audio = primer[: max(self.config.hop, int(keep * self.sample_rate))]
         steps, _, layouts = self._prepare(audio[None], None)
         # Whole steps only, so the continuation starts on a step boundary.
         whole = max(1, (audio.shape[0] // self.config.hop) // int(self.config.group))
@@ -376,6 +427,27 @@ class RNNModel(FrameFamily, nn.Module):
             outputs.append(current)
             previous = current
         return torch.stack(outputs, dim=1)
+
+
+def read_primer(path: str | Path, *, sample_rate: int, hop: int) -> Tensor:
+    """A primer file as mono float32 ``[samples]`` at ``sample_rate``.
+
+    Raises
+    ------
+    AudioFileError
+        When the file is missing or unreadable (from :func:`synth_core.audio.load`), or shorter
+        than one analysis frame of ``hop`` samples — both name the file.
+    """
+    from synth_core import audio as audio_io
+
+    clip = audio_io.load(path, sample_rate=int(sample_rate), mono=True)
+    if clip.frames < int(hop):
+        raise AudioFileError(
+            f"is too short to use as a primer ({clip.frames} samples at {sample_rate} Hz; "
+            f"at least {hop} are needed)",
+            path=path,
+        )
+    return torch.from_numpy(clip.samples.copy())
 
 
 def bench(options: Any) -> list[Any]:

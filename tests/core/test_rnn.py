@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from synth_core.errors import ModelConfigError
+from synth_core import checkpoint
+from synth_core.cli import main
+from synth_core.errors import AudioFileError, ModelConfigError
 from synth_core.models import get_family
 from synth_core.models.base import Batch, Learner, SoundModel
 from synth_core.models.rnn import RNNConfig, RNNModel
@@ -119,3 +123,79 @@ def test_bad_lengths_and_settings_are_refused() -> None:
         model.generate(seed=0, seconds=1000.0)
     with pytest.raises(ModelConfigError, match="hidden"):
         RNNConfig.from_dict({"hidden": 4})
+
+
+@pytest.fixture()
+def primer_wav(tmp_path, trained):
+    """A real stereo WAV at 22.05 kHz: a pluck and a noise hit, so loading resamples and mixes."""
+    _, clips, _ = trained
+    pluck = torch.cat([clips.audio[0], clips.audio[1]]).numpy()
+    resampled = np.interp(np.arange(0, len(pluck), 16000 / 22050), np.arange(len(pluck)), pluck)
+    path = tmp_path / "primer.wav"
+    sf.write(path, np.stack([resampled, 0.5 * resampled], axis=1).astype(np.float32), 22050)
+    return path
+
+
+def test_a_primer_file_warms_the_gru_up_and_generation_continues_it(trained, primer_wav) -> None:
+    model, _, _ = trained
+    plain = model.generate(seed=3)
+    primed = model.generate(seed=3, primer=primer_wav)
+    # The primer (0.5 s) is all used by default, in whole steps (7 × 4 frames × 256 samples),
+    # then one clip (0.25 s) of continuation.
+    assert primed.shape == (1, 7168 + 4000) and primed.abs().max() <= 1.0
+    assert torch.equal(model.generate(seed=3), plain)  # a primer passed to one call only
+    try:
+        model.set_primer(primer_wav)
+        assert model.controls()[2].maximum == pytest.approx(0.5, abs=1e-3)
+        assert torch.equal(primed, model.generate(seed=3))  # same seed, same primer: same sound
+        assert not torch.equal(primed[:, :4000], plain)
+        # The continuation depends on the primed state, not only on the seed.
+        shorter = model.generate({"primer_seconds": 0.25}, seed=3, seconds=0.75)
+        assert not torch.equal(shorter[:, 8192:11168], primed[:, 8192:])
+        # 0 ignores the primer: the sound without one comes back.
+        assert torch.equal(model.generate({"primer_seconds": 0.0}, seed=3), plain)
+    finally:
+        model.set_primer(None)
+    assert model.controls()[2].default == 0.0
+
+
+def test_a_missing_or_too_short_primer_file_is_named(trained, tmp_path) -> None:
+    model, _, _ = trained
+    with pytest.raises(AudioFileError, match="nowhere.wav.*no such file"):
+        model.set_primer(tmp_path / "nowhere.wav")
+    click = tmp_path / "click.wav"
+    sf.write(click, np.zeros(40, dtype=np.float32), 16000)
+    with pytest.raises(AudioFileError, match="click.wav.*too short"):
+        model.set_primer(click)
+    assert model.primer is None
+
+
+def test_generate_command_takes_a_primer_file(trained, primer_wav, tmp_path, capsys) -> None:
+    model, _, _ = trained
+    run = checkpoint.save_model(tmp_path / "run", model, step=40)
+    out = tmp_path / "out"
+    args = ["generate", str(run), "--out", str(out), "--seed", "4", "--primer", str(primer_wav)]
+    assert main(args) == 0
+    first, rate = sf.read(out / "0000.wav", dtype="float32")
+    assert rate == 16000 and len(first) == 7168 + 4000
+    assert main([*args, "--set", "primer_seconds=0.25", "--seconds", "1"]) == 0
+    assert len(sf.read(out / "0000.wav")[0]) == 16000
+    capsys.readouterr()
+
+    assert main([*args[:-1], str(tmp_path / "missing.wav")]) == 2
+    assert "missing.wav: no such file" in capsys.readouterr().err
+    (tmp_path / "notes.wav").write_text("not audio")
+    assert main([*args[:-1], str(tmp_path / "notes.wav")]) == 2
+    assert "notes.wav: cannot be read as audio" in capsys.readouterr().err
+    assert main([*args, "--set", "primer_seconds=9"]) == 2
+    assert "primer_seconds" in capsys.readouterr().err
+
+
+def test_primer_with_a_family_that_cannot_continue_is_a_usage_error(
+    primer_wav, tmp_path, capsys
+) -> None:
+    out = tmp_path / "out"
+    code = main(["generate", "physical:string", "--out", str(out), "--primer", str(primer_wav)])
+    assert code == 2
+    assert "--primer needs an rnn model; physical models cannot" in capsys.readouterr().err
+    assert not out.exists()
