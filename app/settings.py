@@ -107,6 +107,16 @@ class AppSettings:
         self.qsettings.remove("dataset/recent_folders")
 
     @property
+    def primer_folder(self) -> Path | None:
+        """The folder the last primer recording was chosen from (Explore ▸ Primer…), or None."""
+        value = self.qsettings.value("explore/primer_folder", "")
+        return Path(value) if value else None
+
+    @primer_folder.setter
+    def primer_folder(self, folder: Path) -> None:
+        self.qsettings.setValue("explore/primer_folder", str(folder))
+
+    @property
     def volume(self) -> float:
         """Playback volume, 0–1 (linear gain)."""
         try:

@@ -45,7 +45,7 @@ class Studio(QObject):
         self.window = window
         self.qsettings = window.settings.qsettings
         self.training = TrainingPanel(window)
-        self.explore = ExplorePanel(window)
+        self.explore = ExplorePanel(window, settings=window.settings)
         self.explore_dock = window.add_panel(
             self.explore,
             "Explore",

@@ -4,7 +4,8 @@ Sliders come from the model's ``controls()``. Every change asks for a new sound 
 thread (:class:`~app.workers.LatestOnlyWorker`: the newest request wins, stale ones are dropped)
 and the result is emitted as ``soundGenerated(samples, sample_rate)`` for the sound view, and
 played when auto-play is on. Slider gestures, resets, random draws, pad moves and loaded presets
-are undoable (Ctrl+Z / Ctrl+Shift+Z).
+are undoable (Ctrl+Z / Ctrl+Shift+Z). Models that can continue a recording (``set_primer``: the
+rnn family) get a "Primer…" button; the folder it was last chosen from is remembered.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.settings import AppSettings
 from app.widgets.control_row import ControlRow
 from app.widgets.drag_out import DragOutHandle
 from app.widgets.keyboard import KeyboardStrip, note_name
 from app.widgets.xy_pad import CORNER_NAMES, XYPad
 from app.workers import LatestOnlyWorker
 from synth_core.errors import TimbreLabError
-from synth_core.models.base import SoundModel, resolve_values
+from synth_core.models.base import Control, SoundModel, resolve_values
 from synth_core.studio import (
     Preset,
     accepts_pitch,
@@ -66,6 +68,11 @@ def is_pitch_conditioned(model: SoundModel) -> bool:
     if any(c.name == PITCH_CONTROL for c in model.controls()):
         return True
     return accepts_pitch(model)
+
+
+def takes_primer(model: SoundModel) -> bool:
+    """True when ``model`` can continue a recording (``set_primer``, see ``models/base.py``)."""
+    return callable(getattr(model, "set_primer", None))
 
 
 def values_from_audio(model: SoundModel, audio: np.ndarray) -> dict[str, float] | None:
@@ -120,6 +127,8 @@ class ExplorePanel(QWidget):
     ----------
     player : callable(samples, sample_rate), optional
         Plays a sound (the transport); called for each new sound when auto-play is on.
+    settings : AppSettings, optional
+        Where the folder of the last primer file is remembered.
 
     Signals
     -------
@@ -134,9 +143,17 @@ class ExplorePanel(QWidget):
     generationFailed = Signal(str)
     modelRequested = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, *, player: Player | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        player: Player | None = None,
+        settings: AppSettings | None = None,
+    ) -> None:
         super().__init__(parent)
         self._player = player
+        self._settings = settings
+        self.primer_path: Path | None = None
         self.model: SoundModel | None = None
         self.model_id = ""
         self._values: dict[str, float] = {}
@@ -229,6 +246,23 @@ class ExplorePanel(QWidget):
         self.drag_handle = DragOutHandle(self._sound_for_drag)
         presets.addWidget(self.drag_handle)
 
+        self.primer_button = QPushButton("Primer…")
+        self.primer_button.setToolTip(
+            "A recording for the model to continue: each sound starts with it, as the model "
+            "hears it, and goes on from there"
+        )
+        self.primer_label = QLabel("no primer")
+        self.primer_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.clear_primer_button = QPushButton("No primer")
+        self.clear_primer_button.setToolTip("Start from the model's own sounds again")
+        self.primer_box = QWidget()
+        primer_row = QHBoxLayout(self.primer_box)
+        primer_row.setContentsMargins(0, 0, 0, 0)
+        primer_row.addWidget(self.primer_button)
+        primer_row.addWidget(self.primer_label, 1)
+        primer_row.addWidget(self.clear_primer_button)
+        self.primer_box.setVisible(False)
+
         model_row = QHBoxLayout()
         model_row.addWidget(QLabel("Model"))
         model_row.addWidget(self.model_box, 1)
@@ -238,6 +272,7 @@ class ExplorePanel(QWidget):
         layout.addWidget(scroll, 2)
         layout.addLayout(buttons)
         layout.addLayout(presets)
+        layout.addWidget(self.primer_box)
         layout.addWidget(pad_box, 3)
         layout.addWidget(self.pitch_box)
         layout.addWidget(self.status)
@@ -247,6 +282,8 @@ class ExplorePanel(QWidget):
         self.seed_box.valueChanged.connect(lambda _seed: self.request_sound())
         self.save_preset_button.clicked.connect(self._save_preset_dialog)
         self.load_preset_button.clicked.connect(self._load_preset_dialog)
+        self.primer_button.clicked.connect(self._primer_dialog)
+        self.clear_primer_button.clicked.connect(lambda: self.set_primer_file(None))
         self.pad.moved.connect(self._pad_moved)
         self.pad.released.connect(self._pad_released)
         self.pad.cornerAction.connect(self._corner_action)
@@ -313,16 +350,8 @@ class ExplorePanel(QWidget):
         self._select_current()
         self.model_box.blockSignals(False)
         self.undo_stack.clear()
-        for row in self._rows.values():
-            row.deleteLater()
-        self._rows.clear()
         controls = model.controls()
-        for control in controls:
-            row = ControlRow(control)
-            row.valueChanged.connect(self._row_changed)
-            row.valueCommitted.connect(self._row_committed)
-            self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
-            self._rows[control.name] = row
+        self._build_rows(controls)
         self._values = resolve_values(controls, None)
         self._corners = [dict(self._values)] + [
             random_values(controls, seed=s) for s in self._corner_seeds[1:]
@@ -335,8 +364,61 @@ class ExplorePanel(QWidget):
         note = self._values.get(PITCH_CONTROL, DEFAULT_PITCH)
         self.keyboard.set_note(round(note) if pitched else None)
         self._show_pitch()
+        self.primer_path = None
+        self.primer_box.setVisible(takes_primer(model))
+        self._show_primer()
         self._set_enabled(True)
         self.request_sound()
+
+    def _build_rows(self, controls: list[Control]) -> None:
+        for row in self._rows.values():
+            row.deleteLater()
+        self._rows.clear()
+        for control in controls:
+            row = ControlRow(control)
+            row.valueChanged.connect(self._row_changed)
+            row.valueCommitted.connect(self._row_committed)
+            self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
+            self._rows[control.name] = row
+
+    def set_primer_file(self, path: str | Path | None) -> None:
+        """Let the model continue the recording in ``path`` (None: no primer) and render.
+
+        The primer sets the range of the model's controls (the rnn's "Primer length" runs up to
+        the recording's length), so the sliders are rebuilt; a control whose description did
+        not change keeps its value, the others take their new default (all of the primer).
+
+        Raises
+        ------
+        TimbreLabError
+            When no model is loaded, the model cannot take a primer, or the file cannot be used
+            (the message names it); the model's primer is then unchanged.
+        """
+        model = self.model
+        if model is None or not takes_primer(model):
+            raise TimbreLabError("this model cannot continue a recording; only rnn models can")
+        before = {c.name: c for c in model.controls()}
+        model.set_primer(None if path is None else Path(path))
+        self.primer_path = None if path is None else Path(path)
+        controls = model.controls()
+        unchanged = {c.name for c in controls if before.get(c.name) == c}
+
+        def carried(values: Mapping[str, float]) -> dict[str, float]:
+            return fill_values(controls, {k: v for k, v in values.items() if k in unchanged})
+
+        self._build_rows(controls)
+        self._values = carried(self._values)
+        for name, row in self._rows.items():
+            row.set_value(self._values[name])
+        self._corners = [carried(corner) for corner in self._corners]
+        self._show_primer()
+        self.request_sound()
+
+    def _show_primer(self) -> None:
+        path = self.primer_path
+        self.primer_label.setText("no primer" if path is None else path.name)
+        self.primer_label.setToolTip("" if path is None else str(path))
+        self.clear_primer_button.setEnabled(path is not None)
 
     @property
     def values(self) -> dict[str, float]:
@@ -571,6 +653,26 @@ class ExplorePanel(QWidget):
             self.save_preset(path)
         except TimbreLabError as error:
             QMessageBox.warning(self, "Cannot save the preset", str(error))
+
+    def _primer_dialog(self) -> None:
+        start = ""
+        if self._settings is not None and self._settings.primer_folder is not None:
+            start = str(self._settings.primer_folder)
+        from synth_core.audio import FORMAT_BY_SUFFIX
+
+        patterns = " ".join(f"*{suffix}" for suffix in FORMAT_BY_SUFFIX)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a recording to continue", start, f"Sounds ({patterns})"
+        )
+        if not path:
+            return
+        try:
+            self.set_primer_file(path)
+        except TimbreLabError as error:
+            QMessageBox.warning(self, "Cannot use this recording", str(error))
+            return
+        if self._settings is not None:
+            self._settings.primer_folder = Path(path).parent
 
     def _load_preset_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load preset", "", "Presets (*.json)")
