@@ -47,19 +47,19 @@ def hz(midi: float) -> float:
 
 
 def measured_hz(
-    audio: np.ndarray, near: float, *, start: float = 0.3, length: float = 0.5
+    audio: np.ndarray, near: float, *, start: float = 0.3, length: float = 0.5, rate: int = SR
 ) -> float:
     """Frequency of the strongest peak within half a semitone of ``near``: Hann window over
     ``start``…``start + length`` s, zero-padded to 2^20 points (0.04 Hz bins, about 47 times the
     segment), parabolic interpolation of the log magnitude (error far below 0.01 cent)."""
-    segment = np.asarray(audio, dtype=np.float64)[int(start * SR) : int((start + length) * SR)]
+    segment = np.asarray(audio, dtype=np.float64)[int(start * rate) : int((start + length) * rate)]
     size = 1 << 20
     spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment)), size))
-    freqs = np.arange(len(spectrum)) * SR / size
+    freqs = np.arange(len(spectrum)) * rate / size
     band = np.flatnonzero((freqs > near * 2 ** (-0.5 / 12)) & (freqs < near * 2 ** (0.5 / 12)))
     i = band[np.argmax(spectrum[band])]
     a, b, c = np.log(spectrum[i - 1 : i + 2])
-    return (i + 0.5 * (a - c) / (a - 2 * b + c)) * SR / size
+    return (i + 0.5 * (a - c) / (a - 2 * b + c)) * rate / size
 
 
 def cents(measured: float, target: float) -> float:
@@ -245,6 +245,18 @@ def test_a_note_too_high_for_the_sample_rate_is_refused():
     model = instrument_model("physical:string", sample_rate=8000)
     with pytest.raises(ModelConfigError, match="too high for 8000 Hz"):
         model.generate(pitch=108)
+
+
+def test_every_tube_pitch_slider_position_plays_at_22050_hz():
+    model = instrument_model("physical:tube", sample_rate=22050, clip_seconds=0.9)
+    pitch = model.controls()[0]
+    for note in np.linspace(pitch.minimum, pitch.maximum, 8):
+        audio = model.generate({"pitch": float(note), "vibrato": 0.0}, seed=0)[0].numpy()
+        assert np.isfinite(audio).all() and np.abs(audio).max() > 0.1, note
+        # In tune up to the highest note the bore holds (2205 Hz, MIDI 96.9); that note above it.
+        target = min(hz(note), 2205.0)
+        measured = measured_hz(audio, target, length=0.4, rate=22050)
+        assert abs(cents(measured, target)) < 1.0, (note, measured)
 
 
 def test_generate_command_plays_an_instrument_by_name_without_training(tmp_path):

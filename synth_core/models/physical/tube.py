@@ -6,6 +6,11 @@ a round trip of P/2 samples with an inverting, lowpass bell reflection, so it re
 harmonics of f0. The reed is modelled as a memoryless saturating flow tanh(k p) driven at f0 (with
 vibrato), not as a self-oscillating valve: that keeps the note exactly in tune and the whole note
 one vectorised computation, at the cost of the bore not pulling the reed's pitch.
+
+The bore needs a period of at least ``MIN_PERIOD`` samples, so the highest note it can hold is
+``sample_rate / MIN_PERIOD``: 4410 Hz (above the slider's top, C8 = 4186 Hz) at 44.1 kHz, but
+2205 Hz (MIDI 96.9) at 22.05 kHz. Notes above that play *at* that ceiling instead of failing, so
+every position of the pitch slider plays at every sample rate; in tune up to the ceiling.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import math
 import torch
 from torch import Tensor
 
-from synth_core.errors import ModelConfigError
 from synth_core.models.base import Control
 from synth_core.models.physical.common import (
     LN_1000,
@@ -31,6 +35,9 @@ from synth_core.models.physical.common import (
 )
 
 BORE_T60 = 0.08  # s, how long the bore rings on its own once the breath stops
+# Shortest period, samples: the bore's round trip is half of it, and must hold the bell filter's
+# phase delay and the fractional allpass's 0.5–1.5 samples (split_delay) with a whole sample left.
+MIN_PERIOD = 10.0
 RELEASE = 0.06  # s, how fast the breath stops after ``hold``
 
 CONTROLS = (
@@ -45,6 +52,11 @@ CONTROLS = (
         "brightness", "Brightness", 0.0, 1.0, 0.5, "", help="Bell reflection: brighter rings more."
     ),
 )
+
+
+def highest_hz(sample_rate: int) -> float:
+    """The highest note the bore holds at ``sample_rate`` (Hz): a period of ``MIN_PERIOD``."""
+    return sample_rate / MIN_PERIOD
 
 
 def breath_envelope(params: Params, n: Tensor, sample_rate: int) -> Tensor:
@@ -71,14 +83,13 @@ def render_tube(
         Output length in samples; Hz.
     generator : torch.Generator
         Source of the breath noise.
+
+    Notes
+    -----
+    A pitch above :func:`highest_hz` plays at that frequency (see the module docstring).
     """
-    f0 = midi_to_hz(params["pitch"])
+    f0 = midi_to_hz(params["pitch"]).clamp_max(highest_hz(sample_rate))
     period = sample_rate / f0
-    if bool((period < 10.0).any()):
-        raise ModelConfigError(
-            f"tube: pitch {float(f0.max()):.0f} Hz is too high for {sample_rate} Hz audio "
-            f"(at most {sample_rate / 10:.0f} Hz)"
-        )
     batch = f0.shape[0]
     n = torch.arange(samples, dtype=torch.float64)
     t = n[None, :] / sample_rate
