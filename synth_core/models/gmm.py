@@ -9,6 +9,8 @@ partial layout of the nearest training sound, and renders with the DDSP-style sy
 
 Controls: which component (or a weighted draw), a weight per component, the main axes within the
 chosen component in standard deviations, and how far a draw may stray from the component centre.
+The weights are relative (only their ratios count), so all of them at 0 is read as all equal:
+the mixture's own proportions, the same as every weight at 1× — never an error from a slider.
 """
 
 from __future__ import annotations
@@ -224,7 +226,7 @@ class GMMModel(FrameFamily):
                     4.0,
                     1.0,
                     "×",
-                    help="Scales how often a weighted draw picks this type",
+                    help="Scales how often a weighted draw picks this type (all at 0: all equal)",
                 )
             )
         return controls
@@ -240,8 +242,8 @@ class GMMModel(FrameFamily):
             scaled = self.weights * torch.tensor(
                 [values[f"weight_{k + 1}"] for k in range(c)], dtype=torch.float64
             )
-            if float(scaled.sum()) <= 0:
-                raise ModelConfigError("every type weight is 0: raise at least one weight")
+            if float(scaled.sum()) <= 0:  # every weight at 0: all equal, see the module docstring
+                scaled = self.weights
             component = torch.multinomial(scaled, n, replacement=True, generator=generator)
         p = self.means.shape[1]
         noise = torch.randn(n, p, generator=generator, dtype=torch.float64)

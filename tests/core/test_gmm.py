@@ -9,7 +9,7 @@ from safetensors.torch import save as save_tensors
 
 from synth_core.errors import ModelConfigError
 from synth_core.models import get_family
-from synth_core.models.base import Batch, Learner, SoundModel
+from synth_core.models.base import Batch, Learner, SoundModel, resolve_values
 from synth_core.models.gmm import GMMConfig, GMMModel, _log_gaussian
 from tests.core.frame_family_sounds import tiny_clip_set
 
@@ -101,6 +101,19 @@ def test_reconstruction_keeps_length_and_level(trained) -> None:
     assert rebuilt.shape == clips.audio[:4].shape
     ratio = rebuilt.square().mean(dim=1).sqrt() / clips.audio[:4].square().mean(dim=1).sqrt()
     assert torch.all((ratio > 0.5) & (ratio < 2.0))
+
+
+def test_every_weight_at_zero_plays_the_mixture_as_if_all_were_equal(trained) -> None:
+    model, _ = trained
+    weights = [c.name for c in model.controls() if c.name.startswith("weight_")]
+    assert len(weights) == 2
+    silent = model.generate({name: 0.0 for name in weights}, n=4, seed=7)
+    assert torch.isfinite(silent).all() and silent.abs().max() > 0.1
+    assert torch.equal(silent, model.generate({name: 1.0 for name in weights}, n=4, seed=7))
+    # One weight above 0 is still obeyed: only that type is drawn (at its centre, no variation).
+    values = resolve_values(model.controls(), {weights[0]: 0.5, weights[1]: 0.0, "variation": 0.0})
+    codes = model._sample_codes(values, 8, torch.Generator().manual_seed(7))
+    assert torch.allclose(codes, model.means[0].expand(8, -1))
 
 
 def test_untrained_model_and_bad_values_are_refused_clearly(trained) -> None:
