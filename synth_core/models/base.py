@@ -120,6 +120,44 @@ def resolve_values(
     return resolved
 
 
+def check_range(
+    name: str,
+    value: float,
+    low: float,
+    high: float,
+    *,
+    unit: str = "",
+    open_low: bool = False,
+) -> None:
+    """Raise :class:`ModelConfigError` unless ``low <= value <= high`` (``low < value`` with
+    ``open_low``): the one range check every family config's ``validate`` makes.
+
+    Parameters
+    ----------
+    name : str
+        The setting, as ``--set NAME=VALUE`` and ``model.json`` spell it.
+    value : float
+        What was asked for; NaN is outside every range.
+    low, high : float
+        The range, in ``unit``.
+    unit : str, keyword-only
+        Shown after the range ("s", "frames").
+    open_low : bool, keyword-only
+        ``low`` itself is not allowed (a learning rate or a floor must be above 0).
+
+    Examples
+    --------
+    ``check_range("layers", 5, 1, 4)`` raises "layers 5 is outside 1–4";
+    ``check_range("learning_rate", 0, 0, 0.1, open_low=True)`` raises
+    "learning_rate 0 is outside (0, 0.1]".
+    """
+    number = float(value)
+    inside = (low < number if open_low else low <= number) and number <= high
+    if not inside:
+        bounds = f"({low:g}, {high:g}]" if open_low else f"{low:g}–{high:g}"
+        raise ModelConfigError(f"{name} {value} is outside {bounds}" + (f" {unit}" if unit else ""))
+
+
 C = TypeVar("C", bound="ModelConfig")
 
 

@@ -29,7 +29,13 @@ from torch.nn.utils.parametrizations import spectral_norm
 from synth_core import dsp
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
-from synth_core.models.base import Batch, Control, resolve_values, seeded_generator
+from synth_core.models.base import (
+    Batch,
+    Control,
+    check_range,
+    resolve_values,
+    seeded_generator,
+)
 from synth_core.models.frames import (
     NAMED_BELOW_R,
     FrameConfig,
@@ -64,16 +70,11 @@ class GANConfig(FrameConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not 4 <= int(self.latent) <= 512:
-            raise ModelConfigError(f"latent {self.latent} is outside 4–512")
-        if not 16 <= int(self.channels) <= 1024:
-            raise ModelConfigError(f"channels {self.channels} is outside 16–1024")
-        if not 0 < float(self.learning_rate) <= 0.01:
-            raise ModelConfigError(f"learning_rate {self.learning_rate} is outside (0, 0.01]")
-        if not 2 <= int(self.batch_size) <= 1024:
-            raise ModelConfigError(f"batch_size {self.batch_size} is outside 2–1024")
-        if not 0 <= float(self.feature_matching) <= 100:
-            raise ModelConfigError(f"feature_matching {self.feature_matching} is outside 0–100")
+        check_range("latent", self.latent, 4, 512)
+        check_range("channels", self.channels, 16, 1024)
+        check_range("learning_rate", self.learning_rate, 0, 0.01, open_low=True)
+        check_range("batch_size", self.batch_size, 2, 1024)
+        check_range("feature_matching", self.feature_matching, 0, 100)
 
 
 #: Settings of the family test matrix's tiny model.

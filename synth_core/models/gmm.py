@@ -26,7 +26,13 @@ from torch import Tensor
 
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
-from synth_core.models.base import Batch, Control, resolve_values, seeded_generator
+from synth_core.models.base import (
+    Batch,
+    Control,
+    check_range,
+    resolve_values,
+    seeded_generator,
+)
 from synth_core.models.frames import (
     FrameConfig,
     FrameFamily,
@@ -54,12 +60,9 @@ class GMMConfig(FrameConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not 1 <= int(self.components) <= 32:
-            raise ModelConfigError(f"components {self.components} is outside 1–32")
-        if not 2 <= int(self.dims) <= 64:
-            raise ModelConfigError(f"dims {self.dims} is outside 2–64")
-        if not 0 < float(self.covariance_floor) <= 1:
-            raise ModelConfigError(f"covariance_floor {self.covariance_floor} is outside (0, 1]")
+        check_range("components", self.components, 1, 32)
+        check_range("dims", self.dims, 2, 64)
+        check_range("covariance_floor", self.covariance_floor, 0, 1, open_low=True)
 
 
 #: Settings of the family test matrix's tiny model.

@@ -31,7 +31,13 @@ from torch import Tensor
 from synth_core import dsp
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
-from synth_core.models.base import Batch, Control, resolve_values, seeded_generator
+from synth_core.models.base import (
+    Batch,
+    Control,
+    check_range,
+    resolve_values,
+    seeded_generator,
+)
 from synth_core.models.frames import (
     NAMED_BELOW_R,
     FrameConfig,
@@ -63,14 +69,10 @@ class HMMConfig(FrameConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not 2 <= int(self.states) <= 16:
-            raise ModelConfigError(f"states {self.states} is outside 2–16")
-        if not 1 <= int(self.types) <= 16:
-            raise ModelConfigError(f"types {self.types} is outside 1–16")
-        if not 2 <= int(self.dims) <= 64:
-            raise ModelConfigError(f"dims {self.dims} is outside 2–64")
-        if not 0 < float(self.variance_floor) <= 1:
-            raise ModelConfigError(f"variance_floor {self.variance_floor} is outside (0, 1]")
+        check_range("states", self.states, 2, 16)
+        check_range("types", self.types, 1, 16)
+        check_range("dims", self.dims, 2, 64)
+        check_range("variance_floor", self.variance_floor, 0, 1, open_low=True)
 
 
 #: Settings of the family test matrix's tiny model.

@@ -35,7 +35,13 @@ from torch import Tensor, nn
 from synth_core import dsp
 from synth_core.errors import AudioFileError, ModelConfigError
 from synth_core.models import Family, register
-from synth_core.models.base import Batch, Control, resolve_values, seeded_generator
+from synth_core.models.base import (
+    Batch,
+    Control,
+    check_range,
+    resolve_values,
+    seeded_generator,
+)
 from synth_core.models.frames import FrameConfig, FrameFamily, bench_frame_family, pca, transpose
 
 logger = logging.getLogger(__name__)
@@ -61,20 +67,13 @@ class RNNConfig(FrameConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not 2 <= int(self.dims) <= 128:
-            raise ModelConfigError(f"dims {self.dims} is outside 2–128")
-        if not 1 <= int(self.group) <= 16:
-            raise ModelConfigError(f"group {self.group} is outside 1–16 frames")
-        if not 16 <= int(self.hidden) <= 2048:
-            raise ModelConfigError(f"hidden {self.hidden} is outside 16–2048")
-        if not 1 <= int(self.layers) <= 4:
-            raise ModelConfigError(f"layers {self.layers} is outside 1–4")
-        if not 0 < float(self.learning_rate) <= 0.1:
-            raise ModelConfigError(f"learning_rate {self.learning_rate} is outside (0, 0.1]")
-        if not 1 <= int(self.batch_size) <= 1024:
-            raise ModelConfigError(f"batch_size {self.batch_size} is outside 1–1024")
-        if not 0 <= float(self.input_noise) <= 1:
-            raise ModelConfigError(f"input_noise {self.input_noise} is outside 0–1")
+        check_range("dims", self.dims, 2, 128)
+        check_range("group", self.group, 1, 16, unit="frames")
+        check_range("hidden", self.hidden, 16, 2048)
+        check_range("layers", self.layers, 1, 4)
+        check_range("learning_rate", self.learning_rate, 0, 0.1, open_low=True)
+        check_range("batch_size", self.batch_size, 1, 1024)
+        check_range("input_noise", self.input_noise, 0, 1)
 
 
 #: Settings of the family test matrix's tiny model.
@@ -324,8 +323,8 @@ class RNNModel(FrameFamily, nn.Module):
         against the primer in use (its length is ``primer_seconds``' range).
         """
         self._require_layouts()
-        if seconds is not None and not 0.05 <= float(seconds) <= MAX_SECONDS:
-            raise ModelConfigError(f"seconds {seconds} is outside 0.05–{MAX_SECONDS:g} s")
+        if seconds is not None:
+            check_range("seconds", seconds, 0.05, MAX_SECONDS, unit="s")
         # Read once: the GUI may set another primer while this runs on a worker thread.
         primer_audio = self.primer if primer is None else self._primer_audio(primer)
         values = resolve_values(self._controls(primer_audio), values)
