@@ -324,7 +324,8 @@ class Trainer:
     seed : int, keyword-only
         Seeds the data order, augmentation and torch's global RNG.
     augment_data : bool or None, keyword-only
-        Augment batches; None means only when there are fewer than 256 training clips.
+        Augment batches; None means only when there are fewer than 256 training clips and the
+        learner does not opt out with a false ``augments`` attribute.
     data_folder : str or None, keyword-only
         Recorded in ``model.json`` so ``evaluate`` can find the training data for its baselines.
     """
@@ -359,8 +360,13 @@ class Trainer:
         self.preview_every_s = preview_every_s
         self.log_every = max(1, int(log_every))
         self.seed = int(seed)
+        # a family may opt out (``augments = False``): the spectral ones learn exact partial
+        # positions, which pitch-shifted copies blur
+        wanted = bool(getattr(learner, "augments", True))
         self.augment = (
-            len(self.train_clips) < AUGMENT_BELOW_CLIPS if augment_data is None else augment_data
+            wanted and len(self.train_clips) < AUGMENT_BELOW_CLIPS
+            if augment_data is None
+            else augment_data
         )
         self.data_folder = data_folder
         self.fingerprint = fingerprint(data)

@@ -157,6 +157,15 @@ def test_augmentation_keeps_shape_and_moves_pitch_labels_with_the_sound(clips):
     assert not torch.equal(audio, clips.audio)
 
 
+def test_small_folders_are_augmented_unless_the_family_opts_out(clips):
+    spectral = Trainer(fresh_model(), clips, Budget(steps=1), device="cpu")
+    assert not spectral.augment  # the spectral families learn exact partial positions
+    gmm = Trainer(build_learner("gmm"), clips, Budget(steps=1), device="cpu")
+    assert gmm.augment  # no opinion: a folder of 12 clips is augmented
+    forced = Trainer(fresh_model(), clips, Budget(steps=1), device="cpu", augment_data=True)
+    assert forced.augment
+
+
 def test_asking_for_a_missing_device_is_a_clear_error():
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError, match="CUDA is not available"):
