@@ -45,8 +45,8 @@ class StarterSpec:
 
 
 STARTERS: tuple[StarterSpec, ...] = (
-    StarterSpec("builtin-vae", "vae", steps=400, preset="quick"),
-    StarterSpec("builtin-cnn", "cnn", steps=400, preset="quick"),
+    StarterSpec("builtin-vae", "vae", steps=2000, preset="quick"),
+    StarterSpec("builtin-cnn", "cnn", steps=2000, preset="quick"),
     # EM families converge in a few dozen iterations; more only repeats a converged step
     StarterSpec("builtin-gmm", "gmm", steps=60),
     StarterSpec("builtin-hmm", "hmm", steps=30),
