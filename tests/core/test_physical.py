@@ -241,10 +241,16 @@ def test_out_of_range_or_unknown_values_are_refused_with_the_name():
         model.generate(pitch=130)
 
 
-def test_a_note_too_high_for_the_sample_rate_is_refused():
-    model = instrument_model("physical:string", sample_rate=8000)
-    with pytest.raises(ModelConfigError, match="too high for 8000 Hz"):
-        model.generate(pitch=108)
+def test_every_string_pitch_slider_position_plays_at_22050_hz():
+    model = instrument_model("physical:string", sample_rate=22050, clip_seconds=0.9)
+    pitch = model.controls()[0]
+    for note in np.linspace(pitch.minimum, pitch.maximum, 8):
+        audio = model.generate({"pitch": float(note)}, seed=0)[0].numpy()
+        assert np.isfinite(audio).all() and np.abs(audio).max() > 0.05, note
+        # In tune up to the shortest loop the string holds (22050 / 8 = 2756 Hz, MIDI 100.8).
+        target = min(hz(note), 22050 / 8)
+        measured = measured_hz(audio, target, start=0.1, length=0.4, rate=22050)
+        assert abs(cents(measured, target)) < 1.0, (note, measured)
 
 
 def test_every_tube_pitch_slider_position_plays_at_22050_hz():

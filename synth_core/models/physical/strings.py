@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from synth_core.errors import ModelConfigError
 from synth_core.models.base import Control
 from synth_core.models.physical.common import (
     LN_1000,
@@ -27,6 +26,9 @@ from synth_core.models.physical.common import (
     split_delay,
     tuned_allpass,
 )
+
+# Shortest loop, samples: the brightness, stiffness and fractional-delay filters need this much.
+MIN_PERIOD = 8.0
 
 DISPERSION_SECTIONS = 4  # written out as two squarings below
 # Largest loop gain allowed at any frequency, so the loop stays stable with margin.
@@ -67,14 +69,16 @@ def render_string(
         Hz.
     generator : torch.Generator
         Source of the pluck's noise burst.
+
+    Notes
+    -----
+    A pitch above ``sample_rate / MIN_PERIOD`` plays at that frequency.
     """
-    f0 = midi_to_hz(params["pitch"])
+    # A loop shorter than MIN_PERIOD samples cannot hold its filters, so a note above
+    # sample_rate / MIN_PERIOD (2756 Hz, MIDI 100.8, at 22.05 kHz) plays at that ceiling instead
+    # of failing: every pitch slider position plays at every sample rate, as on the tube.
+    f0 = midi_to_hz(params["pitch"]).clamp_max(sample_rate / MIN_PERIOD)
     period = sample_rate / f0
-    if bool((period < 8.0).any()):
-        raise ModelConfigError(
-            f"string: pitch {float(f0.max()):.0f} Hz is too high for {sample_rate} Hz audio "
-            f"(at most {sample_rate / 8:.0f} Hz)"
-        )
     omega = 2.0 * torch.pi / period
     one_minus_cos = 1.0 - torch.cos(omega)
 
