@@ -70,12 +70,16 @@ def register_bench(family: str) -> Callable[[BenchFn], BenchFn]:
     return add
 
 
-def timings(function: Callable[[], Any], *, repeats: int = 5, warmup: int = 1) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``function`` after ``warmup`` untimed ones."""
+def timings(
+    function: Callable[[], Any], *, repeats: int = 5, warmup: int = 1, min_seconds: float = 0.0
+) -> list[float]:
+    """Wall-clock seconds of at least ``repeats`` calls of ``function`` after ``warmup`` untimed
+    ones; fast calls repeat until ``min_seconds`` have been timed (at most 500 calls), so a
+    median of a few-millisecond call is not five samples of scheduler noise."""
     for _ in range(warmup):
         function()
-    seconds = []
-    for _ in range(max(1, repeats)):
+    seconds: list[float] = []
+    while len(seconds) < max(1, repeats) or (sum(seconds) < min_seconds and len(seconds) < 500):
         start = time.perf_counter()
         function()
         seconds.append(time.perf_counter() - start)
@@ -98,7 +102,7 @@ def real_time_factor(
     audio_seconds : float
         s of audio one call produces.
     """
-    median = statistics.median(timings(render, repeats=repeats, warmup=warmup))
+    median = statistics.median(timings(render, repeats=repeats, warmup=warmup, min_seconds=0.5))
     return audio_seconds / max(median, 1e-12), median
 
 

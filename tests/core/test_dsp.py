@@ -25,6 +25,29 @@ def test_stft_and_istft_round_trip_a_batch():
     assert torch.allclose(back, audio, atol=1e-5)
 
 
+@pytest.mark.parametrize(("n_fft", "hop"), [(1024, 256), (512, 128), (256, 96)])
+def test_the_renderers_frame_major_stft_matches_dsp_stft_and_inverts(n_fft, hop):
+    audio = torch.randn(2, 5000, generator=torch.Generator().manual_seed(1)) * 0.1
+    spec = render.frame_stft(audio, n_fft=n_fft, hop=hop)
+    reference = dsp.stft(audio, n_fft=n_fft, hop=hop).transpose(-1, -2)
+    assert spec.shape == reference.shape
+    assert torch.allclose(spec, reference, atol=1e-4)
+    back = render.frame_istft(spec, n_fft=n_fft, hop=hop, length=audio.shape[-1])
+    assert torch.allclose(back, audio, atol=1e-5)
+
+
+def test_griffin_lim_brings_a_random_phase_closer_to_consistency_each_few_steps():
+    tone = (sine(220, 1.0, 3.0) + 0.5 * sine(660, 1.0, 5.0))[None]
+    mag = dsp.magnitude(tone)
+    errors = []
+    for n_iter in (0, 4, 16):
+        audio = render.griffin_lim(
+            mag, length=tone.shape[-1], n_iter=n_iter, generator=torch.Generator().manual_seed(0)
+        )
+        errors.append(float((dsp.magnitude(audio) - mag).norm() / mag.norm()))
+    assert errors[0] > errors[1] > errors[2]
+
+
 @pytest.mark.parametrize("freq", [82.4, 261.6, 1046.5])
 def test_yin_finds_the_pitch_of_a_harmonic_tone_within_five_cents(freq):
     t = torch.arange(RATE) / RATE
