@@ -26,8 +26,18 @@ def test_physical_bench_reports_every_instrument_at_each_batch_size():
 def test_real_time_factor_is_audio_seconds_over_median_call_time():
     calls = []
     rtf, median = real_time_factor(lambda: calls.append(1), 2.0, repeats=3, warmup=2)
-    assert len(calls) == 5
+    # an instant call repeats until half a second is timed, at most 500 times (+ the warm-up)
+    assert len(calls) == 502
     assert rtf == 2.0 / max(median, 1e-12) and rtf > 0
+
+
+def test_timings_take_at_least_the_repeats_asked_for_slow_calls():
+    import time
+
+    from synth_core.bench import timings
+
+    seconds = timings(lambda: time.sleep(0.02), repeats=3, warmup=0, min_seconds=0.05)
+    assert len(seconds) == 3 and min(seconds) >= 0.02
 
 
 def test_bench_command_prints_a_table_and_json(monkeypatch, capsys):
