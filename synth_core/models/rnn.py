@@ -242,8 +242,8 @@ class RNNModel(FrameFamily, nn.Module):
         """Set what generation continues: mono audio ``[samples]`` at ``sample_rate``, an audio
         file (any rate or channel count; resampled and mixed to mono), or None for no primer.
 
-        The ``primer_seconds`` control then runs up to the primer's length, and defaults to all
-        of it.
+        The ``primer_seconds`` control ("Primer length") then appears, running up to the
+        primer's length and defaulting to all of it; None removes it again.
 
         Raises
         ------
@@ -267,15 +267,12 @@ class RNNModel(FrameFamily, nn.Module):
         return self._controls(self.primer)
 
     def _controls(self, primer: Tensor | None) -> list[Control]:
+        """Temperature and loudness; with a primer set, also "Primer length" (0 to the primer's
+        length, default all of it). Without one there is nothing for it to measure, so it is not
+        offered (a slider running 0–120 s that does nothing only confuses)."""
         typical = float(self.loudness_db.median()) if self.loudness_db.numel() else -20.0
         typical = min(max(typical, -60.0), 0.0)
-        if primer is None:
-            longest, default = MAX_SECONDS, 0.0
-            primer_help = "How much of the primer recording to continue from (none is set)"
-        else:
-            longest = default = min(primer.shape[0] / self.sample_rate, MAX_SECONDS)
-            primer_help = "How much of the primer recording to continue from (0 ignores it)"
-        return [
+        controls = [
             Control(
                 "temperature",
                 "Temperature",
@@ -293,16 +290,21 @@ class RNNModel(FrameFamily, nn.Module):
                 "dB",
                 help="Asks for a sound as loud as this (loudest 100 ms, dBFS)",
             ),
-            Control(
-                "primer_seconds",
-                "Primer length",
-                0.0,
-                longest,
-                default,
-                "s",
-                help=primer_help,
-            ),
         ]
+        if primer is not None:
+            longest = min(primer.shape[0] / self.sample_rate, MAX_SECONDS)
+            controls.append(
+                Control(
+                    "primer_seconds",
+                    "Primer length",
+                    0.0,
+                    longest,
+                    longest,
+                    "s",
+                    help="How much of the primer recording to continue from (0 ignores it)",
+                )
+            )
+        return controls
 
     @torch.no_grad()
     def generate(
@@ -327,12 +329,15 @@ class RNNModel(FrameFamily, nn.Module):
             check_range("seconds", seconds, 0.05, MAX_SECONDS, unit="s")
         # Read once: the GUI may set another primer while this runs on a worker thread.
         primer_audio = self.primer if primer is None else self._primer_audio(primer)
+        values = dict(values or {})
+        if primer_audio is None and values.get("primer_seconds", 0.0) == 0.0:
+            values.pop("primer_seconds", None)  # "none of the primer" needs no primer
         values = resolve_values(self._controls(primer_audio), values)
         generator = seeded_generator(seed)
         prefix, layouts = self._primer_steps(primer_audio, values, int(n), generator)
         if seconds is None:
             seconds = float(self.config.clip_seconds)
-            if primer_audio is not None and float(values["primer_seconds"]) > 0:
+            if float(values.get("primer_seconds", 0.0)) > 0:
                 primed = prefix.shape[1] * int(self.config.group) * int(self.config.hop)
                 seconds = min(primed / self.sample_rate + seconds, MAX_SECONDS)
         samples = int(round(seconds * self.sample_rate))
@@ -363,7 +368,7 @@ class RNNModel(FrameFamily, nn.Module):
         layout. With one: the primer's first ``primer_seconds`` in whole steps, and the layout
         analysed from it.
         """
-        keep = float(values["primer_seconds"])
+        keep = float(values.get("primer_seconds", 0.0))
         if primer is None or keep <= 0:
             picks = torch.randint(self.layouts.shape[0], (n,), generator=generator)
             return self.openings[picks][:, None].cpu(), self.layouts[picks]

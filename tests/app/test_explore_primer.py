@@ -85,7 +85,8 @@ def test_primer_button_continues_the_recording_and_remembers_its_folder(
     with qtbot.waitSignal(panel.soundGenerated, timeout=WAIT_MS) as done:
         panel.clear_primer_button.click()
     assert panel.model.primer is None and panel.primer_label.text() == "no primer"
-    assert len(done.args[0]) == rate and panel.values["primer_seconds"] == 0.0
+    assert len(done.args[0]) == rate and "primer_seconds" not in panel.values
+    assert "primer_seconds" not in panel._rows  # no slider for a primer that is not there
 
 
 def test_an_unreadable_primer_is_named_in_a_warning_and_changes_nothing(

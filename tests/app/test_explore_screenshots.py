@@ -29,7 +29,7 @@ MODELS = {
     "builtin-cnn": ("cnn", {"axis_1", "variation"}),
     "builtin-gmm": ("gmm", {"sound_type", "weight_1"}),
     "builtin-hmm": ("hmm", {"sharpness", "dwell_1"}),
-    "builtin-rnn": ("rnn", {"temperature", "primer_seconds"}),
+    "builtin-rnn": ("rnn", {"temperature", "loudness"}),
     "builtin-gan": ("gan", {"truncation", "axis_1"}),
     "physical:string": ("physical", {"pitch", "pick_position"}),
 }

@@ -156,7 +156,11 @@ def test_a_primer_file_warms_the_gru_up_and_generation_continues_it(trained, pri
         assert torch.equal(model.generate({"primer_seconds": 0.0}, seed=3), plain)
     finally:
         model.set_primer(None)
-    assert model.controls()[2].default == 0.0
+    # without a primer there is no Primer length to set, but "none of it" is still accepted
+    assert [c.name for c in model.controls()] == ["temperature", "loudness"]
+    assert torch.equal(model.generate({"primer_seconds": 0.0}, seed=3), plain)
+    with pytest.raises(ModelConfigError, match="primer_seconds"):
+        model.generate({"primer_seconds": 0.2}, seed=3)
 
 
 def test_a_missing_or_too_short_primer_file_is_named(trained, tmp_path) -> None:
