@@ -135,6 +135,19 @@ def test_trained_run_generates_reconstructs_and_evaluates_from_the_command_line(
     for row in report["generation"].values():
         assert 0.0 <= row["one_nn"] <= 1.0 and row["frechet"] >= 0.0
 
+    # several seeds: each generation row is a mean with its spread
+    repeated = timbrelab("evaluate", str(run), str(sounds), "--json", "--n", "4", "--repeats", "2")
+    assert repeated.returncode == 0, repeated.stderr
+    report = json.loads(repeated.stdout)
+    assert report["repeats"] == 2
+    for row in report["generation"].values():
+        assert row["one_nn_sd"] >= 0.0 and row["frechet_sd"] >= 0.0
+    text = timbrelab("evaluate", str(run), str(sounds), "--n", "4", "--repeats", "2")
+    assert text.returncode == 0 and "mean ± sd over 2 seeds" in text.stdout
+    refused = timbrelab("evaluate", str(run), str(sounds), "--repeats", "0")
+    assert refused.returncode == 2 and "repeats" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
 
 def test_a_busy_out_folder_and_a_newer_run_directory_are_refused_with_one_line(
     sounds, trained_run, tmp_path
