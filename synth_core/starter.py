@@ -50,9 +50,9 @@ STARTERS: tuple[StarterSpec, ...] = (
     # EM families converge in a few dozen iterations; more only repeats a converged step
     StarterSpec("builtin-gmm", "gmm", steps=60),
     StarterSpec("builtin-hmm", "hmm", steps=30),
-    # gradient families over DDSP frames: a few thousand cheap steps (about a minute each here)
+    # gradient families over DDSP frames: a few thousand cheap steps (a minute or two each here)
     StarterSpec("builtin-rnn", "rnn", steps=3000),
-    StarterSpec("builtin-gan", "gan", steps=3000),
+    StarterSpec("builtin-gan", "gan", steps=6000),
 )
 
 
