@@ -156,6 +156,22 @@ def pca(data: Tensor, components: int) -> tuple[Tensor, Tensor, Tensor]:
     return mean, vh[:p].float().contiguous(), variances.float()
 
 
+def padded_pca(data: Tensor, components: int, *, std_floor: float) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`pca` with exactly ``components`` axes, for fixed-size model buffers.
+
+    Returns ``(mean [F], axes [components, F], std [components])``: axes that tiny data cannot
+    supply are zero rows (so they contribute nothing) with deviation 1; the others' deviations
+    are floored at ``std_floor``.
+    """
+    mean, axes, variances = pca(data, components)
+    found = axes.shape[0]
+    padded = torch.zeros(components, data.shape[1])
+    padded[:found] = axes
+    std = torch.ones(components)
+    std[:found] = variances.sqrt().clamp_min(std_floor)
+    return mean, padded, std
+
+
 def kmeans(data: Tensor, k: int, *, generator: torch.Generator, iterations: int = 25) -> Tensor:
     """Cluster labels ``[N]`` of ``data [N, F]`` (k-means++ seeding, Lloyd iterations)."""
     n = data.shape[0]

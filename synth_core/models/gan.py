@@ -55,6 +55,7 @@ from synth_core.models.frames import (
     FrameFamily,
     bench_frame_family,
     name_axes,
+    padded_pca,
     pca,
     transpose,
 )
@@ -190,17 +191,17 @@ class GANModel(FrameFamily, nn.Module):
     def _fit_codes(self, audio: Tensor, pitch: Tensor | None) -> None:
         features, layouts = self.analyze(audio, pitch)
         self.remember_training_set(features, layouts)
-        mean, axes, variances = pca(features.flatten(1), int(self.config.code_dims))
+        flat = features.flatten(1)
+        mean, axes, std = padded_pca(flat, int(self.config.code_dims), std_floor=1e-4)
         device = self.code_mean.device
-        found = axes.shape[0]  # tiny data may have fewer axes than asked; the rest stay unused
-        self.code_mean = mean.to(device)
-        self.code_axes = torch.zeros_like(self.code_axes)
-        self.code_axes[:found] = axes.to(device)
-        self.code_std = torch.ones_like(self.code_std)
-        self.code_std[:found] = variances.sqrt().clamp_min(1e-4).to(device)
+        self.code_mean, self.code_axes, self.code_std = (
+            mean.to(device),
+            axes.to(device),
+            std.to(device),
+        )
         self.instances = self._codes(features)
         self._neighbours = None
-        logger.info("gan: %d sounds, %d code axes", features.shape[0], found)
+        logger.info("gan: %d sounds, codes of %d numbers", features.shape[0], axes.shape[0])
 
     def step(self, batch: Batch) -> dict[str, float]:
         """One critic and one generator Adam step on ``batch_size`` training sounds' codes."""

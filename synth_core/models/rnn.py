@@ -42,7 +42,13 @@ from synth_core.models.base import (
     resolve_values,
     seeded_generator,
 )
-from synth_core.models.frames import FrameConfig, FrameFamily, bench_frame_family, pca, transpose
+from synth_core.models.frames import (
+    FrameConfig,
+    FrameFamily,
+    bench_frame_family,
+    padded_pca,
+    transpose,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -178,13 +184,13 @@ class RNNModel(FrameFamily, nn.Module):
         self.remember_training_set(features, layouts)
         flat = features.reshape(-1, features.shape[-1])
         device = self.feature_mean.device
-        mean, axes, variances = pca(flat, int(self.config.dims))
-        found = axes.shape[0]  # tiny data may have fewer axes than asked; the rest stay unused
-        self.feature_mean = mean.to(device)
-        self.frame_axes = torch.zeros_like(self.frame_axes)
-        self.frame_axes[:found] = axes.to(device)
-        self.axis_std = torch.ones_like(self.axis_std)
-        self.axis_std[:found] = variances.sqrt().clamp_min(1e-3).to(device)
+        # tiny data may have fewer axes than asked; the rest stay unused (zero rows)
+        mean, axes, std = padded_pca(flat, int(self.config.dims), std_floor=1e-3)
+        self.feature_mean, self.frame_axes, self.axis_std = (
+            mean.to(device),
+            axes.to(device),
+            std.to(device),
+        )
         self.loudness_db = dsp.loudness_db(audio.detach().cpu().float()).to(
             self.feature_mean.device
         )
