@@ -56,8 +56,8 @@ def griffin_lim_of(mag: Tensor, length: int) -> Tensor:
 
 
 def _limit(audio: Tensor) -> Tensor:
-    peak = audio.abs().amax(-1, keepdim=True).clamp_min(1.0)
-    return torch.nan_to_num(audio / peak)
+    """Baselines pass through the same peak limiter as every model's output (``safe_audio``)."""
+    return dsp.peak_limit(audio, 1.0)
 
 
 @dataclass

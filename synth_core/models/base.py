@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 import torch
 from torch import Tensor
 
+from synth_core import dsp
 from synth_core.errors import ModelConfigError
 
 FAMILY_NAMES = ("physical", "gmm", "hmm", "cnn", "rnn", "vae", "gan")
@@ -331,7 +332,7 @@ def seeded_generator(seed: int | None, device: torch.device | str = "cpu") -> to
 
 
 def safe_audio(audio: Tensor) -> Tensor:
-    """Make model output safe to play: finite, float32, peak at most 1 (scaled, not clipped)."""
-    audio = torch.nan_to_num(audio.float(), nan=0.0, posinf=0.0, neginf=0.0)
-    peak = audio.abs().amax(dim=-1, keepdim=True).clamp_min(1.0)
-    return audio / peak
+    """Make model output safe to play: finite, float32, peak at most 1 — by a look-ahead limiter
+    (:func:`synth_core.dsp.peak_limit`) that turns down only the moments that go over, so a clip
+    keeps its level."""
+    return dsp.peak_limit(audio, 1.0)
