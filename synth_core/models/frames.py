@@ -233,6 +233,10 @@ class FrameFamily:
 
     family: str = ""
     config_class: type[FrameConfig] = FrameConfig
+    # Each family learns from the frames ``begin`` analysed (the gmm's and hmm's sets, the gan's
+    # codes) or reads them by clip index (the rnn's cache), never from a batch's audio, so the
+    # Trainer's augmentation of batches would be unused work (63% of the gan's step time).
+    augments = False
 
     def __init__(self, config: FrameConfig) -> None:
         config.validate()

@@ -135,9 +135,6 @@ class GANModel(FrameFamily, nn.Module):
     family = "gan"
     config_class = GANConfig
     PRESETS = PRESETS
-    # learns from the codes begin() computed, never from batch audio: augmenting batches would
-    # only cost time (63 % of a 600-step run on the built-in sounds)
-    augments = False
 
     def __init__(self, config: GANConfig) -> None:
         nn.Module.__init__(self)
