@@ -149,7 +149,18 @@ def cli_reconstruct(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     takes_pitch = "pitch" in set(_reconstruct_keywords(model))
-    with torch.no_grad():
+    from tqdm import tqdm
+
+    # some families fit each input by gradient steps (about half a second a clip): show progress
+    bar = tqdm(
+        total=len(clips),
+        unit="file",
+        desc="Reconstructing",
+        leave=False,
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+    )
+    with torch.no_grad(), bar:
         for start in range(0, len(clips), 16):
             audio = clips.audio[start : start + 16]
             kwargs = {"pitch": clips.pitch[start : start + 16]} if takes_pitch else {}
@@ -157,6 +168,7 @@ def cli_reconstruct(args: argparse.Namespace) -> int:
             for i in range(rebuilt.shape[0]):
                 source = Path(clips.paths[start + i])
                 _write(rebuilt[i], out / (source.stem + ".wav"), int(model.sample_rate), None)
+            bar.update(rebuilt.shape[0])
     for skipped in clips.skipped:
         sys.stderr.write(f"skipped {skipped.path}: {skipped.reason}\n")
     sys.stderr.write(f"reconstructed {len(clips)} file(s) into {out}\n")

@@ -19,6 +19,15 @@ Rendering: the decoded magnitude goes through :func:`synth_core.render.render_ma
 (peak-locked phase + a few fast Griffin-Lim iterations), so decode-to-audio stays far under the
 30 ms slider budget.
 
+Reconstruction (``reconstruct``, ``timbrelab reconstruct``/``evaluate``): the encoder's latent is
+only a starting point; ``refine_steps`` Adam steps on it against the input (weights frozen, see
+:meth:`SpectralAutoencoder.refine`) find the latent this decoder needs for that sound, and the
+result renders with ``reconstruct_iterations`` Griffin-Lim steps. On the built-in test split this
+took a 10-minute cnn from −5.4 to −13.9 dB spectral convergence (Griffin-Lim of the true
+magnitudes: −17.8 dB). Bars, marimbas and tubes come within 3 dB of that ceiling, bells and
+plucks within 5–6 dB; noisy hits stay near −5.5 dB (ceiling −12.9), because the exact noise
+pattern of one recording is not something a compact latent holds.
+
 Loss (a multi-resolution spectral loss over time-frequency scales): L1 plus squared error of the
 standardised log magnitude at full resolution, L1 at 2× and 4× pooled resolution; L1 of its
 frame-to-frame change, which keeps attacks and grain from being averaged away (DESIGN.md: blur is
