@@ -89,6 +89,28 @@ def test_mel_filters_cover_the_band_in_order():
     assert bool((peaks.diff() >= 0).all()) and float(bank.max()) <= 1.0
 
 
+def test_bins_lock_to_a_partial_within_the_main_lobe_and_keep_their_own_pace_elsewhere():
+    n_fft, hop, frames = 1024, 100, 20  # a hop under which bins 100 and 298–302 differ in pace
+    mag = torch.full((513, frames), 1e-3)
+    mag[100] = 1.0  # one partial, exactly on bin 100
+    mag[99] = mag[101] = 0.5
+    phase = render.peak_locked_phase(mag, n_fft=n_fft, hop=hop)
+    # phase advance per frame, in bins of frequency (the π k term is the same every frame)
+    advance = torch.remainder(phase[:, 1] - phase[:, 0], 2 * math.pi)
+
+    def distance(bin_number: int, bin_frequency: float) -> float:
+        """Circular distance between bin's advance and the pace of ``bin_frequency``."""
+        pace = 2 * math.pi * bin_frequency * hop / n_fft
+        gap = (float(advance[bin_number]) - pace) % (2 * math.pi)
+        return min(gap, 2 * math.pi - gap)
+
+    for k in (98, 99, 101, 102):  # within ±2 bins: the partial's pace
+        assert distance(k, 100.0) < 1e-3, k
+    # far from the partial a bin moves at (about) its own frequency, not at bin 100's
+    assert min(distance(300, 300 + shift) for shift in (-2, -1, 0, 1, 2)) < 1e-3
+    assert distance(300, 100.0) > 0.1
+
+
 def test_peak_locked_phase_renders_a_tone_better_than_random_phase_in_few_iterations():
     tone = (sine(220, 1.0, 3.0) + 0.5 * sine(660, 1.0, 5.0))[None]
     mag = dsp.magnitude(tone)
