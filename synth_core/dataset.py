@@ -682,6 +682,24 @@ def load_clips(
     )
 
 
+def load_clips_reporting(
+    folder: str | Path,
+    report: Callable[[SkippedFile], None],
+    *,
+    sample_rate: int,
+    seconds: float,
+) -> ClipSet:
+    """:func:`load_clips` for the command line: every file of ``folder`` that is not used —
+    rejected by the scan (not audio, too short, a duplicate link…) or failing to load — is handed
+    to ``report``, so a corrupt file in a dataset is skipped *and said*.
+    (``ClipSet.skipped`` alone holds only the load failures.)"""
+    scanned = scan(folder)
+    clips = load_clips(scanned, sample_rate=sample_rate, seconds=seconds)
+    for item in [*scanned.skipped, *clips.skipped]:
+        report(item)
+    return clips
+
+
 def _prepared_clip(
     path: Path, sample_rate: int, length: int, trim: bool, cache: _ClipCache | None
 ) -> np.ndarray:

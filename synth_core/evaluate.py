@@ -313,12 +313,17 @@ def _training_clips(run: str, sample_rate: int, seconds: float) -> Any | None:
 
 def cli_evaluate(args: argparse.Namespace) -> int:
     """``timbrelab evaluate RUN DATA [--n N] [--json] [--seed S] [--repeats R]``."""
-    from synth_core.dataset import load_clips
+    from synth_core.dataset import load_clips_reporting
     from synth_core.runs import load_model
 
     model = load_model(args.run)
     rate, seconds = int(model.sample_rate), float(model.config.clip_seconds)
-    data = load_clips(args.data, sample_rate=rate, seconds=seconds)
+    data = load_clips_reporting(
+        args.data,
+        lambda item: sys.stderr.write(f"skipped {item.path}: {item.reason}\n"),
+        sample_rate=rate,
+        seconds=seconds,
+    )
     if len(data) < 2:
         raise DatasetError("evaluation needs at least 2 clips", path=args.data)
     train = _training_clips(args.run, rate, seconds)

@@ -140,11 +140,14 @@ def _generate_keywords(model: SoundModel) -> set[str]:
 
 def cli_reconstruct(args: argparse.Namespace) -> int:
     """``timbrelab reconstruct RUN IN_DIR --out DIR``: each file analysed and resynthesised."""
-    from synth_core.dataset import load_clips
+    from synth_core.dataset import load_clips_reporting
 
     model = load_model(args.run)
-    clips = load_clips(
-        args.in_dir, sample_rate=int(model.sample_rate), seconds=float(model.config.clip_seconds)
+    clips = load_clips_reporting(
+        args.in_dir,
+        lambda item: sys.stderr.write(f"skipped {item.path}: {item.reason}\n"),
+        sample_rate=int(model.sample_rate),
+        seconds=float(model.config.clip_seconds),
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -169,8 +172,6 @@ def cli_reconstruct(args: argparse.Namespace) -> int:
                 source = Path(clips.paths[start + i])
                 _write(rebuilt[i], out / (source.stem + ".wav"), int(model.sample_rate), None)
             bar.update(rebuilt.shape[0])
-    for skipped in clips.skipped:
-        sys.stderr.write(f"skipped {skipped.path}: {skipped.reason}\n")
     sys.stderr.write(f"reconstructed {len(clips)} file(s) into {out}\n")
     return 0
 

@@ -826,7 +826,7 @@ def cli_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, jsonl: _JsonLines | None) -> int:
-    from synth_core.dataset import load_clips
+    from synth_core.dataset import load_clips_reporting
 
     run_dir = Path(args.out)
     if args.resume:
@@ -847,9 +847,12 @@ def _train(args: argparse.Namespace, jsonl: _JsonLines | None) -> int:
             )
         learner = build_learner(args.family, preset=args.preset, settings=parse_settings(args.set))
     config = learner.config
-    clips = load_clips(args.data, sample_rate=config.sample_rate, seconds=config.clip_seconds)
-    for skipped in clips.skipped:
-        log.warning("skipped %s: %s", skipped.path, skipped.reason)
+    clips = load_clips_reporting(
+        args.data,
+        lambda item: log.warning("skipped %s: %s", item.path, item.reason),
+        sample_rate=config.sample_rate,
+        seconds=config.clip_seconds,
+    )
     minutes = args.max_minutes
     if args.steps is None and minutes is None:
         minutes = DEFAULT_MINUTES

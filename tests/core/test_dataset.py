@@ -265,3 +265,14 @@ def test_unlabelled_pitched_sounds_can_get_an_estimated_pitch(sound_folder, make
     assert math.isnan(pitch["noise.wav"])
     plain = load_clips(sound_folder, sample_rate=16000, seconds=0.3)
     assert math.isnan(float(plain.pitch[[p.name for p in plain.paths].index("hit.flac")]))
+
+
+def test_the_command_line_loader_reports_every_file_it_does_not_use(sound_folder):
+    (sound_folder / "notes.wav").write_text("not audio at all")
+    (sound_folder / "hit.flac").write_text("overwritten by a text editor")
+    said = []
+    clips = dataset.load_clips_reporting(sound_folder, said.append, sample_rate=8000, seconds=0.1)
+    assert len(clips) == 5  # the four plucks and wide.wav
+    reasons = {item.path.name: item.reason for item in said}
+    assert set(reasons) == {"notes.wav", "hit.flac"}
+    assert all(reason.startswith("unreadable") for reason in reasons.values())
