@@ -442,6 +442,8 @@ class SpectralAutoencoder(nn.Module):
         """Encode and decode ``audio`` ``[n, samples]``; ``pitch`` (MIDI ``[n]``) helps a
         pitch-conditioned model, estimated from the audio when not given."""
         audio = self._fit_length(audio).to(self.bin_mean.device)
+        if audio.shape[0] == 0:
+            return torch.zeros(0, self.config.clip_samples)
         if bool(self.pitched) and pitch is None:
             pitch = dsp.hz_to_midi(dsp.f0_hz(audio, self.sample_rate))
         spec = self.analyse(audio)

@@ -125,3 +125,8 @@ def test_limiter_holds_the_ceiling_at_every_length(samples):
     limited = dsp.peak_limit(loud, 0.8)
     assert limited.shape == loud.shape and float(limited.abs().max()) <= 0.8 + 1e-6
     assert (limited.sign() == loud.sign()).all()  # turned down, never inverted
+
+
+def test_an_empty_batch_reconstructs_to_an_empty_batch(trained):
+    rebuilt = trained.reconstruct(torch.zeros(0, 1000))
+    assert rebuilt.shape == (0, trained.config.clip_samples)
