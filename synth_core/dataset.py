@@ -682,6 +682,11 @@ def load_clips(
     )
 
 
+def say_skipped(item: SkippedFile) -> None:
+    """The command line's line for a file it does not use, on stderr."""
+    sys.stderr.write(f"skipped {item.path}: {item.reason}\n")
+
+
 def load_clips_reporting(
     folder: str | Path,
     report: Callable[[SkippedFile], None],

@@ -313,14 +313,14 @@ def _training_clips(run: str, sample_rate: int, seconds: float) -> Any | None:
 
 def cli_evaluate(args: argparse.Namespace) -> int:
     """``timbrelab evaluate RUN DATA [--n N] [--json] [--seed S] [--repeats R]``."""
-    from synth_core.dataset import load_clips_reporting
+    from synth_core.dataset import load_clips_reporting, say_skipped
     from synth_core.runs import load_model
 
     model = load_model(args.run)
     rate, seconds = int(model.sample_rate), float(model.config.clip_seconds)
     data = load_clips_reporting(
         args.data,
-        lambda item: sys.stderr.write(f"skipped {item.path}: {item.reason}\n"),
+        say_skipped,
         sample_rate=rate,
         seconds=seconds,
     )

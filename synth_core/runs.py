@@ -140,12 +140,12 @@ def _generate_keywords(model: SoundModel) -> set[str]:
 
 def cli_reconstruct(args: argparse.Namespace) -> int:
     """``timbrelab reconstruct RUN IN_DIR --out DIR``: each file analysed and resynthesised."""
-    from synth_core.dataset import load_clips_reporting
+    from synth_core.dataset import load_clips_reporting, say_skipped
 
     model = load_model(args.run)
     clips = load_clips_reporting(
         args.in_dir,
-        lambda item: sys.stderr.write(f"skipped {item.path}: {item.reason}\n"),
+        say_skipped,
         sample_rate=int(model.sample_rate),
         seconds=float(model.config.clip_seconds),
     )
