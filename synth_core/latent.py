@@ -56,10 +56,11 @@ class LatentAxes:
 
     def to_latent(self, coords: Tensor) -> Tensor:
         """``[n, K]`` coordinates in σ along each axis → latents ``[n, D]``."""
-        return self.mean + (coords * self.scales) @ self.components
+        return self.mean + (coords.to(self.mean.device) * self.scales) @ self.components
 
     def to_coords(self, latents: Tensor) -> Tensor:
         """Latents ``[n, D]`` → coordinates ``[n, K]`` in σ along each axis."""
+        latents = latents.to(self.mean.device)
         return ((latents - self.mean) @ self.components.T) / self.scales.clamp_min(1e-8)
 
     def label(self, index: int) -> str:

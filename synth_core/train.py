@@ -108,6 +108,20 @@ def select_device(requested: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def _rehome_optimizers(learner: Any) -> None:
+    """Put every optimiser's state on its parameters' device.
+
+    A resumed run loads its optimiser state while the learner is still on the CPU; moving the
+    learner to a GPU afterwards moves the parameters but not that state, and the next Adam step
+    fails with "Expected all tensors to be on the same device" (found by ``bench/gpu_check.sh``
+    on an H200). ``load_state_dict`` casts each state tensor to its parameter's device (Adam's
+    step counters stay where torch wants them).
+    """
+    for value in vars(learner).values():
+        if isinstance(value, torch.optim.Optimizer) and value.state:
+            value.load_state_dict(value.state_dict())
+
+
 def configure_threads(device: torch.device) -> int:
     """Use the CPU cores this process may run on (at most 8: small models gain nothing more)."""
     try:
@@ -615,6 +629,7 @@ class Trainer:
             self._began = True
         if hasattr(self.learner, "to"):
             self.learner.to(self.device)
+            _rehome_optimizers(self.learner)
         if hasattr(self.learner, "train"):
             self.learner.train()
         self._take_snapshot()

@@ -18,9 +18,9 @@ import torch
 
 from synth_core import checkpoint
 from synth_core.dataset import load_clips
-from synth_core.models import available_families
+from synth_core.models import available_families, get_family
 from synth_core.models.base import Control, SoundModel, resolve_values
-from synth_core.train import Budget, Trainer, build_learner, family_presets
+from synth_core.train import Budget, Callbacks, Trainer, build_learner, family_presets
 
 SAMPLE_RATE = 44100
 SECONDS = 0.5
@@ -122,3 +122,31 @@ def test_run_directory_has_the_documented_files(name, trained):
     assert record.sample_rate == SAMPLE_RATE
     assert record.dataset["fingerprint"]
     assert (run / checkpoint.WEIGHTS_FILE).is_file()
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_training_on_the_best_device_previews_and_resumes(name, tiny_folder, tmp_path):
+    """The default device (a GPU where there is one, as in the app) with previews on, then a
+    resume. On a GPU both once failed: a preview mixed CPU and GPU tensors, and a resumed
+    optimiser kept its state on the CPU (``bench/gpu_check.sh``); on a CPU this still checks
+    that a preview during training is a playable sound."""
+    settings = tiny_settings(get_family(name).model_class)
+    clips = load_clips(tiny_folder, sample_rate=SAMPLE_RATE, seconds=SECONDS, cache=False)
+    previews = []
+    callbacks = Callbacks(preview=previews.append)
+    run = tmp_path / "run"
+    first = Trainer(
+        build_learner(name, settings=settings), clips, Budget(steps=2), run_dir=run,
+        batch_size=4, callbacks=callbacks, preview_every_s=1e-9,
+    )  # fmt: skip
+    first.run()
+    again = Trainer(
+        build_learner(name, settings=settings), clips, Budget(steps=4), run_dir=run,
+        batch_size=4, callbacks=callbacks, preview_every_s=1e-9,
+    )  # fmt: skip
+    assert again.restore(run) == 2
+    assert again.run().step == 4
+    assert len(previews) >= 2
+    for preview in previews:
+        assert preview.audio.device.type == "cpu" and bool(torch.isfinite(preview.audio).all())
+        assert preview.audio.shape[-1] == int(SAMPLE_RATE * SECONDS)

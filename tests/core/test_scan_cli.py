@@ -92,6 +92,8 @@ def test_info_shows_versions_device_audio_and_paths(tmp_path):
 def test_info_explains_why_there_is_no_audio_output(tmp_path, shim, reason):
     # A stand-in sounddevice module reproduces what the real one raises on such machines.
     (tmp_path / "sounddevice.py").write_text(shim + "\n")
-    result = timbrelab("info", env={"PYTHONPATH": str(tmp_path)})
+    # first on the path, ahead of (not instead of) whatever the environment already needs there
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    result = timbrelab("info", env={"PYTHONPATH": path})
     assert result.returncode == 0, result.stderr
     assert f"Audio out   none: {reason}" in result.stdout
