@@ -15,6 +15,13 @@ latent moved part-way to one of its neighbours, :func:`synth_core.latent.neighbo
 single Gaussian over such a latent would land between unlike sounds (a bell and a drum) and
 decode to neither. Sliders are the PCA axes of the training latents, in σ.
 
+Texture: a decoder trained on a spectral loss predicts the expected magnitude, so the random
+part of a sound (the grain of noise, the flicker of a rough tone) comes out smoothed. At the end
+of training, :meth:`SpectralAutoencoder.fit_texture` measures, per training clip and mel band,
+how much frame-to-frame change the rendered decode lacks, and new sounds get it back as random
+band gains sized for the training sound each is drawn near. On the built-in test split this
+took a 10-minute vae's new sounds from 1-NN 0.760 to 0.702 (Fréchet 55.9 → 42.5).
+
 Rendering: the decoded magnitude goes through :func:`synth_core.render.render_magnitude`
 (peak-locked phase + a few fast Griffin-Lim iterations), so decode-to-audio stays far under the
 30 ms slider budget.
@@ -104,6 +111,8 @@ class SpectralConfig(ModelConfig):
     (0: the encoder's latent as it is). refine_rate : Adam step size of those steps.
     reconstruct_iterations : fast Griffin-Lim iterations when rendering a reconstruction (not
     on the slider path, so it can afford more than ``render_iterations``).
+    texture_bands : mel bands of the texture that new sounds get back (see
+    :meth:`SpectralAutoencoder.fit_texture`; 0: none).
     """
 
     n_fft: int = 1024
@@ -121,6 +130,7 @@ class SpectralConfig(ModelConfig):
     refine_steps: int = 200
     refine_rate: float = 0.05
     reconstruct_iterations: int = 32
+    texture_bands: int = 32
 
     def validate(self) -> None:
         super().validate()
@@ -149,6 +159,8 @@ class SpectralConfig(ModelConfig):
             raise ModelConfigError(f"refine_steps {self.refine_steps} is outside 0–2000")
         if not 0 < self.refine_rate <= 1:
             raise ModelConfigError(f"refine_rate {self.refine_rate} must be in (0, 1]")
+        if not 0 <= self.texture_bands <= 128:
+            raise ModelConfigError(f"texture_bands {self.texture_bands} is outside 0–128")
         if not 0 <= self.reconstruct_iterations <= 500:
             raise ModelConfigError(
                 f"reconstruct_iterations {self.reconstruct_iterations} is outside 0–500"
@@ -233,6 +245,8 @@ class SpectralAutoencoder(nn.Module):
         self.register_buffer("pitched", torch.zeros((), dtype=torch.bool))
         self.register_buffer("train_pitches", torch.zeros(0))
         self.register_buffer("train_latents", torch.zeros(0, config.latent_dim))
+        # per training clip and mel band: the jitter that gives its texture back (fit_texture)
+        self.register_buffer("train_texture", torch.zeros(0, config.texture_bands))
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         k, size = config.pca_components, bins * config.n_frames
         self.register_buffer("pca_mean", torch.zeros(size))
@@ -373,6 +387,94 @@ class SpectralAutoencoder(nn.Module):
         if bool(self.pitched):  # aligned with train_latents, NaN where a clip has no label
             self.train_pitches = clips.pitch.float().clone().to(device)
         self.axes = latent.fit_axes(self.train_latents, {k: v.cpu() for k, v in values.items()})
+        self.fit_texture(clips.audio)
+
+    # texture -----------------------------------------------------------------------------------
+
+    def _texture_weights(self) -> Tensor:
+        """``[bands, bins]``: how much of each bin's jitter comes from each mel band (each
+        bin's weights sum to 1, so neighbouring bins move together, as a band of noise does)."""
+        cfg = self.config
+        bank = dsp.mel_filterbank(self.sample_rate, cfg.n_fft, cfg.texture_bands)
+        return (bank / bank.sum(0, keepdim=True).clamp_min(1e-8)).to(self.bin_mean.device)
+
+    def texture_jitter(self, sigma: Tensor, frames: int, generator: torch.Generator) -> Tensor:
+        """Random band gains for ``sigma`` ``[n, bands]`` (log-magnitude deviation per band),
+        white in time, as standardised log magnitude ``[n, bins, frames]``.
+
+        Each bin's log gain δ is Gaussian with variance v; it is offset by −v so that the mean
+        power is unchanged (E[e^{2δ}] = e^{2v} for δ ~ N(0, v)).
+        """
+        weights = self._texture_weights()
+        device = self.bin_mean.device
+        noise = torch.randn(sigma.shape[0], sigma.shape[1], frames, generator=generator)
+        band = noise.to(device) * sigma[:, :, None]
+        offset = torch.einsum("mf,nm->nf", weights.pow(2), sigma.pow(2))
+        jitter = torch.einsum("mf,nmt->nft", weights, band) - offset[:, :, None]
+        return jitter / self.bin_std[:, None]
+
+    def _change_std(self, audio: Tensor) -> Tensor:
+        """Per clip and mel band, the deviation over time of the log-mel frame-to-frame change
+        ``[n, bands]``: how grainy or steady each band sounds."""
+        cfg = self.config
+        out = []
+        for start in range(0, audio.shape[0], 32):
+            mel = dsp.log_mel(
+                audio[start : start + 32],
+                self.sample_rate,
+                n_fft=cfg.n_fft,
+                hop=cfg.hop,
+                n_mels=cfg.texture_bands,
+            )
+            out.append(mel.diff(dim=-1).std(dim=-1))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def _render_training(self, sigma: Tensor | None) -> Tensor:
+        """The training latents rendered as ``generate`` renders, with texture ``sigma``."""
+        generator = torch.Generator().manual_seed(0)
+        pitches = self.train_pitches if bool(self.pitched) else None
+        out = []
+        for start in range(0, self.train_latents.shape[0], 32):
+            part = slice(start, start + 32)
+            spec = self.decode(self.train_latents[part], None if pitches is None else pitches[part])
+            if sigma is not None:
+                spec = spec + self.texture_jitter(sigma[part], spec.shape[-1], generator)
+            out.append(safe_audio(self.render(spec)))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def fit_texture(self, audio: Tensor) -> None:
+        """Learn, per training clip and mel band, how much frame-to-frame grain its decoded
+        render lacks, and the jitter that gives it back (``train_texture``).
+
+        A decoder trained on a spectral loss predicts the expected magnitude, so what is random
+        in a sound — the grain of noise, the flicker of a rough tone — comes out smoothed, and
+        the Griffin-Lim render smooths it further. A listener hears new sounds as too clean,
+        and on the built-in test split it was what gave a 10-minute vae's new sounds away:
+        the deviation over time of the log-mel frame-to-frame change, 0.5–0.8 σ low in the
+        upper bands. New sounds get it back as random band gains, white in time
+        (:meth:`texture_jitter`), sized for the training sound each one is drawn near; what
+        a sound never had (a clean bell's partials) gets none.
+
+        Fit: for each clip and band, the change variance the real clip has and the plain
+        render lacks, ``D = max(0, real² − plain²)``; a first jitter of the size an ideal
+        renderer would need (a log-magnitude gain of deviation s moves the log-power change by
+        deviation 2√2·s) is rendered and measured, and each band's jitter is scaled by how much
+        of the asked-for variance the renderer let through (least squares over the clips).
+        """
+        n = self.train_latents.shape[0]
+        bands = int(self.config.texture_bands)
+        if bands == 0 or n == 0 or n != audio.shape[0]:
+            self.train_texture = torch.zeros(n, bands, device=self.bin_mean.device)
+            return
+        real = self._change_std(self._fit_length(audio).to(self.bin_mean.device))
+        plain = self._change_std(self._render_training(None))
+        deficit = (real.pow(2) - plain.pow(2)).clamp_min(0.0)
+        probe = deficit.sqrt() / (2 * math.sqrt(2))
+        gained = self._change_std(self._render_training(probe)).pow(2) - plain.pow(2)
+        passed = (gained * deficit).sum(0) / deficit.pow(2).sum(0).clamp_min(1e-12)
+        self.train_texture = probe / passed.clamp(0.05, 1.0).sqrt()
 
     # learning ----------------------------------------------------------------------------------
 
@@ -530,7 +632,12 @@ class SpectralAutoencoder(nn.Module):
                 f"this {self.family} model was trained without pitch labels, so --pitch "
                 "cannot set its pitch (name files like kick__p036.wav to label them)"
             )
-        return safe_audio(self.render(self.decode(z, pitches))).cpu()
+        spec = self.decode(z, pitches)
+        texture = self.train_texture
+        if anchors is not None and texture.shape[1] > 0 and len(texture) == len(self.train_latents):
+            sigma = texture[anchors.to(texture.device)]
+            spec = spec + self.texture_jitter(sigma, spec.shape[-1], generator)
+        return safe_audio(self.render(spec)).cpu()
 
     # state -------------------------------------------------------------------------------------
 
@@ -546,6 +653,9 @@ class SpectralAutoencoder(nn.Module):
         # data-sized buffers are re-allocated to the saved shape before loading
         self.train_pitches = torch.zeros_like(own["train_pitches"]).to(self.bin_mean.device)
         self.train_latents = torch.zeros_like(own["train_latents"]).to(self.bin_mean.device)
+        # models saved before texture existed play as they did: no texture
+        own.setdefault("train_texture", torch.zeros(0, self.config.texture_bands))
+        self.train_texture = torch.zeros_like(own["train_texture"]).to(self.bin_mean.device)
         self.load_state_dict(own, strict=True)
         self.axes = axes
 
