@@ -271,7 +271,7 @@ def peak_limit(audio: Tensor, ceiling: float = 1.0) -> Tensor:
     peak 1.6× higher down by 4 dB everywhere.
     """
     audio = torch.nan_to_num(audio.float(), nan=0.0, posinf=0.0, neginf=0.0)
-    if audio.numel() == 0 or float(audio.abs().max()) <= ceiling:
+    if audio.numel() == 0 or float(audio.detach().abs().max()) <= ceiling:
         return audio
     shape = audio.shape
     flat = audio.reshape(-1, shape[-1])
