@@ -190,6 +190,17 @@ class SpectralConfig(ModelConfig):
         return self.pca_components + self.latent_channels * self.latent_frames
 
 
+# Scales the texture that new sounds get back (SpectralAutoencoder.fit_texture)
+GRAIN = Control(
+    name="grain",
+    label="Grain",
+    minimum=0.0,
+    maximum=2.0,
+    default=1.0,
+    unit="×",
+    help="How much of the training sounds' grain and flicker new sounds get back (0: smooth)",
+)
+
 PITCH_FEATURES = 2  # (MIDI − 60) / 24, and 1 where the pitch is known
 
 
@@ -527,7 +538,12 @@ class SpectralAutoencoder(nn.Module):
         return bool(self.pitched)
 
     def controls(self) -> list[Control]:
-        return latent.axis_controls(self.axes, self.config.n_controls) + [latent.VARIATION]
+        shown = latent.axis_controls(self.axes, self.config.n_controls) + [latent.VARIATION]
+        return shown + ([GRAIN] if self._has_texture() else [])
+
+    def _has_texture(self) -> bool:
+        texture = self.train_texture
+        return texture.shape[1] > 0 and len(texture) == len(self.train_latents) > 0
 
     def _fit_length(self, audio: Tensor) -> Tensor:
         length = self.config.clip_samples
@@ -637,9 +653,8 @@ class SpectralAutoencoder(nn.Module):
                 "cannot set its pitch (name files like kick__p036.wav to label them)"
             )
         spec = self.decode(z, pitches)
-        texture = self.train_texture
-        if anchors is not None and texture.shape[1] > 0 and len(texture) == len(self.train_latents):
-            sigma = texture[anchors.to(texture.device)]
+        if anchors is not None and self._has_texture():
+            sigma = self.train_texture[anchors.to(self.train_texture.device)] * resolved["grain"]
             spec = spec + self.texture_jitter(sigma, spec.shape[-1], generator)
         return safe_audio(self.render(spec)).cpu()
 

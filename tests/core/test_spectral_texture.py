@@ -112,3 +112,19 @@ def test_a_model_saved_before_texture_existed_loads_and_plays_without_it(fitted)
     again.eval()
     assert torch.equal(old.generate(n=2, seed=7), again.generate(n=2, seed=7))
     assert not torch.equal(old.generate(n=2, seed=7), model.generate(n=2, seed=7))
+
+
+def test_the_grain_slider_scales_the_texture_and_zero_is_smooth(fitted):
+    model, _, _ = fitted
+    assert "grain" in [c.name for c in model.controls()]
+    smooth = model.generate({"grain": 0.0}, n=2, seed=3)
+    saved = model.train_texture
+    try:
+        model.train_texture = torch.zeros(0, BANDS)
+        assert "grain" not in [c.name for c in model.controls()]
+        assert torch.equal(smooth, model.generate(n=2, seed=3))
+    finally:
+        model.train_texture = saved
+    normal = model.generate(n=2, seed=3)
+    strong = model.generate({"grain": 2.0}, n=2, seed=3)
+    assert (strong - smooth).abs().mean() > (normal - smooth).abs().mean() > 0
