@@ -629,8 +629,11 @@ class SpectralAutoencoder(nn.Module):
             generator.seed()
         anchors = None
         if self.train_latents.shape[0] > 0:
+            starts = None
+            if seed is not None:
+                starts = latent.seeded_anchors(self.train_latents.shape[0], seed, n)
             z, anchors = latent.neighbour_draw(
-                self.train_latents, self.axes, resolved, n=n, generator=generator
+                self.train_latents, self.axes, resolved, n=n, generator=generator, anchors=starts
             )
         else:  # before training has fitted its latents: the prior
             coords = latent.coords_from_values(

@@ -56,6 +56,26 @@ def test_neighbour_draws_stay_between_training_latents_and_sliders_move_them():
     assert torch.allclose(step, (axes.scales[0] * axes.components[0]).expand_as(step), atol=1e-5)
 
 
+def test_consecutive_seeds_start_from_every_training_sound_before_any_repeats():
+    count = 50
+    singles = torch.cat([latent.seeded_anchors(count, seed, 1) for seed in range(100, 150)])
+    assert sorted(singles.tolist()) == list(range(count))
+    # one call's n draws are the next n seeds' single draws, and the order is fixed
+    assert torch.equal(latent.seeded_anchors(count, 100, 50), singles)
+    assert torch.equal(latent.seeded_anchors(count, 100, 50), latent.seeded_anchors(count, 100, 50))
+    assert torch.equal(latent.seeded_anchors(count, 100 + count, 1), singles[:1])
+    latents = torch.randn(count, 3)
+    _, used = latent.neighbour_draw(
+        latents,
+        latent.fit_axes(latents),
+        {"variation": 1.0},
+        n=5,
+        generator=torch.Generator().manual_seed(0),
+        anchors=singles[:5],
+    )
+    assert torch.equal(used, singles[:5])
+
+
 def test_slerp_hits_both_ends_and_keeps_the_norm_between_equal_length_latents():
     a, b = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0])
     assert torch.allclose(latent.slerp(a, b, 0.0), a) and torch.allclose(latent.slerp(a, b, 1.0), b)
