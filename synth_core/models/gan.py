@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from synth_core import dsp
+from synth_core import dsp, latent
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
 from synth_core.models.base import (
@@ -373,7 +373,10 @@ class GANModel(FrameFamily, nn.Module):
         values = resolve_values(self.controls(), values)
         generator = seeded_generator(seed)
         n = int(n)
-        picks = torch.randint(self.instances.shape[0], (n,), generator=generator)
+        if seed is None:
+            picks = torch.randint(self.instances.shape[0], (n,), generator=generator)
+        else:  # consecutive seeds vary different training sounds
+            picks = latent.seeded_anchors(self.instances.shape[0], seed, n)
         layouts = transpose(self.layouts[picks], pitch)
         z = torch.randn(n, int(self.config.latent), generator=generator)
         z = z * float(values["truncation"])

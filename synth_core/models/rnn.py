@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from synth_core import dsp
+from synth_core import dsp, latent
 from synth_core.errors import AudioFileError, ModelConfigError
 from synth_core.models import Family, register
 from synth_core.models.base import (
@@ -340,7 +340,7 @@ class RNNModel(FrameFamily, nn.Module):
             values.pop("primer_seconds", None)  # "none of the primer" needs no primer
         values = resolve_values(self._controls(primer_audio), values)
         generator = seeded_generator(seed)
-        prefix, layouts = self._primer_steps(primer_audio, values, int(n), generator)
+        prefix, layouts = self._primer_steps(primer_audio, values, int(n), generator, seed)
         if seconds is None:
             seconds = float(self.config.clip_seconds)
             if float(values.get("primer_seconds", 0.0)) > 0:
@@ -367,16 +367,20 @@ class RNNModel(FrameFamily, nn.Module):
         values: Mapping[str, float],
         n: int,
         generator: torch.Generator,
+        seed: int | None = None,
     ) -> tuple[Tensor, Tensor]:
         """The known steps generation is teacher-forced through, and the layouts it renders with.
 
-        Without a primer: the opening step of a training sound picked by the seed, and its
-        layout. With one: the primer's first ``primer_seconds`` in whole steps, and the layout
+        Without a primer: the opening step of a training sound picked by the seed (consecutive
+        seeds, different sounds: :func:`synth_core.latent.seeded_anchors`), and its layout. With one: the primer's first ``primer_seconds`` in whole steps, and the layout
         analysed from it.
         """
         keep = float(values.get("primer_seconds", 0.0))
         if primer is None or keep <= 0:
-            picks = torch.randint(self.layouts.shape[0], (n,), generator=generator)
+            if seed is None:
+                picks = torch.randint(self.layouts.shape[0], (n,), generator=generator)
+            else:
+                picks = latent.seeded_anchors(self.layouts.shape[0], seed, n)
             return self.openings[picks][:, None].cpu(), self.layouts[picks]
         audio = primer[: max(self.config.hop, int(keep * self.sample_rate))]
         steps, _, layouts = self._prepare(audio[None], None)
