@@ -372,8 +372,9 @@ class RNNModel(FrameFamily, nn.Module):
         """The known steps generation is teacher-forced through, and the layouts it renders with.
 
         Without a primer: the opening step of a training sound picked by the seed (consecutive
-        seeds, different sounds: :func:`synth_core.latent.seeded_anchors`), and its layout. With one: the primer's first ``primer_seconds`` in whole steps, and the layout
-        analysed from it.
+        seeds, different sounds: :func:`synth_core.latent.seeded_anchors`), and its layout.
+        With one: the primer's first ``primer_seconds`` in whole steps, and the layout analysed
+        from it.
         """
         keep = float(values.get("primer_seconds", 0.0))
         if primer is None or keep <= 0:
