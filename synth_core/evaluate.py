@@ -30,6 +30,7 @@ from torch import Tensor
 
 from synth_core import dsp, metrics, render
 from synth_core.errors import CheckpointError, DatasetError, ModelConfigError
+from synth_core.models.base import safe_audio  # baselines pass the same limiter as models
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,7 @@ def griffin_lim_of(mag: Tensor, length: int) -> Tensor:
                 n_iter=GRIFFIN_LIM_ITERATIONS,
             )
         )
-    return _limit(torch.cat(out))
-
-
-def _limit(audio: Tensor) -> Tensor:
-    """Baselines pass through the same peak limiter as every model's output (``safe_audio``)."""
-    return dsp.peak_limit(audio, 1.0)
+    return safe_audio(torch.cat(out))
 
 
 @dataclass
@@ -101,7 +97,7 @@ def shaped_noise(reference: Tensor, n: int, generator: torch.Generator) -> Tenso
     mag = dsp.magnitude(reference, n_fft=N_FFT, hop=HOP).mean(0, keepdim=True).expand(n, -1, -1)
     phase = 2 * math.pi * torch.rand(mag.shape, generator=generator)
     audio = dsp.istft(torch.polar(mag, phase), n_fft=N_FFT, hop=HOP, length=reference.shape[-1])
-    return _limit(audio)
+    return safe_audio(audio)
 
 
 @dataclass

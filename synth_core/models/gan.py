@@ -373,10 +373,8 @@ class GANModel(FrameFamily, nn.Module):
         values = resolve_values(self.controls(), values)
         generator = seeded_generator(seed)
         n = int(n)
-        if seed is None:
-            picks = torch.randint(self.instances.shape[0], (n,), generator=generator)
-        else:  # consecutive seeds vary different training sounds
-            picks = latent.seeded_anchors(self.instances.shape[0], seed, n)
+        # consecutive seeds vary different training sounds
+        picks = latent.seeded_anchors(self.instances.shape[0], seed, n, generator)
         layouts = transpose(self.layouts[picks], pitch)
         z = torch.randn(n, int(self.config.latent), generator=generator)
         z = z * float(values["truncation"])

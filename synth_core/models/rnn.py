@@ -378,10 +378,7 @@ class RNNModel(FrameFamily, nn.Module):
         """
         keep = float(values.get("primer_seconds", 0.0))
         if primer is None or keep <= 0:
-            if seed is None:
-                picks = torch.randint(self.layouts.shape[0], (n,), generator=generator)
-            else:
-                picks = latent.seeded_anchors(self.layouts.shape[0], seed, n)
+            picks = latent.seeded_anchors(self.layouts.shape[0], seed, n, generator)
             return self.openings[picks][:, None].cpu(), self.layouts[picks]
         audio = primer[: max(self.config.hop, int(keep * self.sample_rate))]
         steps, _, layouts = self._prepare(audio[None], None)

@@ -629,9 +629,7 @@ class SpectralAutoencoder(nn.Module):
             generator.seed()
         anchors = None
         if self.train_latents.shape[0] > 0:
-            starts = None
-            if seed is not None:
-                starts = latent.seeded_anchors(self.train_latents.shape[0], seed, n)
+            starts = latent.seeded_anchors(self.train_latents.shape[0], seed, n, generator)
             z, anchors = latent.neighbour_draw(
                 self.train_latents, self.axes, resolved, n=n, generator=generator, anchors=starts
             )
