@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from synth_core.dataset import ClipSet
+from synth_core.errors import ModelConfigError
 from synth_core.models.vae import VAEConfig, VAEModel
 
 RATE = 22050
@@ -128,3 +129,9 @@ def test_the_grain_slider_scales_the_texture_and_zero_is_smooth(fitted):
     normal = model.generate(n=2, seed=3)
     strong = model.generate({"grain": 2.0}, n=2, seed=3)
     assert (strong - smooth).abs().mean() > (normal - smooth).abs().mean() > 0
+
+
+def test_a_texture_band_count_out_of_range_is_named():
+    with pytest.raises(ModelConfigError, match="texture_bands 500 is outside 0–128"):
+        VAEConfig(texture_bands=500).validate()
+    VAEConfig(texture_bands=0).validate()  # 0: no texture
