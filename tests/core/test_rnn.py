@@ -14,7 +14,7 @@ from synth_core.cli import main
 from synth_core.errors import AudioFileError, ModelConfigError
 from synth_core.models import get_family
 from synth_core.models.base import Batch, Learner, SoundModel
-from synth_core.models.rnn import RNNConfig, RNNModel
+from synth_core.models.rnn import RNNConfig, RNNModel, correlated_noise, gaussian_nll
 from tests.core.frame_family_sounds import one_thread, tiny_clip_set
 
 CONFIG = RNNConfig(sample_rate=16000, clip_seconds=0.25, hidden=48, layers=2, batch_size=8)
@@ -203,3 +203,33 @@ def test_primer_with_a_family_that_cannot_continue_is_a_usage_error(
     assert code == 2
     assert "--primer needs an rnn model; physical models cannot" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_beta_nll_gives_the_mean_a_gradient_that_a_wide_sigma_cannot_hide() -> None:
+    target = torch.zeros(4, 3)
+    grads = {}
+    for beta in (0.0, 1.0):
+        for log_std in (-1.0, 1.0):
+            mean = torch.ones(4, 3, requires_grad=True)
+            gaussian_nll(target, mean, torch.full((4, 3), log_std), beta=beta).backward()
+            grads[beta, log_std] = float(mean.grad.mean())
+    # plain likelihood: a σ e² times wider makes the pull on the mean e⁴ times weaker
+    assert grads[0.0, 1.0] == pytest.approx(grads[0.0, -1.0] * np.exp(-4.0), rel=1e-5)
+    # β = 1: the same pull as squared error, (mean − target) / count, whatever σ is
+    assert grads[1.0, 1.0] == pytest.approx(1 / 12, rel=1e-5)
+    assert grads[1.0, -1.0] == pytest.approx(1 / 12, rel=1e-5)
+
+
+def test_sampling_noise_is_unit_gaussian_and_correlated_from_frame_to_frame() -> None:
+    white = correlated_noise((400, 200, 2), 0.0, torch.Generator().manual_seed(3))
+    assert torch.equal(white, torch.randn(400, 200, 2, generator=torch.Generator().manual_seed(3)))
+    noise = correlated_noise((400, 200, 2), 0.9, torch.Generator().manual_seed(3))
+    assert noise.shape == (400, 200, 2)
+    # every frame, the first included, is N(0, 1) over draws
+    assert noise.std(dim=0).sub(1.0).abs().max() < 0.15
+    assert noise.mean(dim=0).abs().max() < 0.2
+    lag1 = (noise[:, 1:] * noise[:, :-1]).mean()
+    assert lag1 == pytest.approx(0.9, abs=0.03)
+    assert (white[:, 1:] * white[:, :-1]).mean().abs() < 0.03
+    again = correlated_noise((400, 200, 2), 0.9, torch.Generator().manual_seed(3))
+    assert torch.equal(noise, again)
