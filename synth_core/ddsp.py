@@ -108,8 +108,13 @@ def band_weights(n_bands: int, n_fft: int, sample_rate: int, fmin_hz: float) -> 
     -------
     Tensor [n_fft // 2 + 1, n_bands]
         Row ``b`` holds the piecewise-linear (in mel) interpolation weights of bin ``b`` between
-        its two neighbouring band centres; every row sums to 1. Read as columns, the same matrix
+        its two neighbouring band centres; every row sums to 1, except the rows of bins below
+        ``fmin_hz``, which are 0: no band reaches down there. Read as columns, the same matrix
         gives each band its triangular window over bins.
+
+    Bins below ``fmin_hz`` belong to no band because what is there is rarely noise: a DC offset
+    (the built-in "hit" clips end on −69 dBFS of DC) or rumble. Measured as the lowest band's
+    level, it came back from the synthesiser as sub-100 Hz noise that lasted the whole clip.
     """
     bins = torch.linspace(0.0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
     centres = torch.linspace(
@@ -123,6 +128,7 @@ def band_weights(n_bands: int, n_fft: int, sample_rate: int, fmin_hz: float) -> 
     rows = torch.arange(bins.numel())
     weights[rows, lower] = 1.0 - upper_weight
     weights[rows, lower + 1] += upper_weight
+    weights[bins < fmin_hz] = 0.0
     return weights.float()
 
 

@@ -123,3 +123,16 @@ def test_bad_settings_are_refused_with_the_value() -> None:
         ddsp.DDSPSettings(hop=2048)
     with pytest.raises(ModelConfigError, match="audio"):
         ddsp.analyze(torch.zeros(SR), SETTINGS)
+
+
+def test_a_dc_offset_is_not_resynthesised_as_rumble() -> None:
+    generator = torch.Generator().manual_seed(0)
+    t = torch.arange(SR) / SR
+    burst = 0.5 * torch.randn(SR, generator=generator) * torch.exp(-t / 0.02)
+    audio = (burst + 0.001)[None]  # a noise hit that ends on a DC offset (−60 dBFS)
+    frames = ddsp.analyze(audio, SETTINGS)
+    out = ddsp.synthesize(frames, SR, SETTINGS, generator=generator)
+    tail = out[0, SR // 2 :]
+    # DC is not noise: the tail stays silent, not a rumble at the offset's level
+    assert tail.square().mean().sqrt() < 1e-4
+    assert out[0, : SR // 20].square().mean().sqrt() > 0.05  # the burst itself is there

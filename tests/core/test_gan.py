@@ -112,12 +112,16 @@ def test_state_and_optimiser_round_trip_through_safetensors(trained) -> None:
     cold.load_state(model.state())
     original = copy.deepcopy(model)
     batch = Batch(clips.audio[:8], clips.pitch[:8], torch.arange(8))
-    results = []
+    results, weights = [], []
     for learner in (original, fresh, cold):
         torch.manual_seed(9)
         results.append(learner.step(batch))
+        weights.append(torch.cat([p.detach().flatten() for p in learner.parameters()]))
     assert results[1] == pytest.approx(results[0], rel=1e-5)
-    assert results[2] != pytest.approx(results[0], rel=1e-5)
+    assert torch.allclose(weights[1], weights[0], rtol=0, atol=1e-7)
+    # without the optimiser's moments the same step moves the weights elsewhere (the losses it
+    # reports are computed before most of that move, so they can agree to 1e-5)
+    assert (weights[2] - weights[0]).abs().max() > 1e-6
 
 
 def test_bad_settings_are_refused() -> None:
