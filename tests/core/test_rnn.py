@@ -123,6 +123,13 @@ def test_bad_lengths_and_settings_are_refused() -> None:
         model.generate(seed=0, seconds=1000.0)
     with pytest.raises(ModelConfigError, match="hidden"):
         RNNConfig.from_dict({"hidden": 4})
+    # --set beta_nll=2 or noise_correlation=1 (noise that never changes) is named, not run
+    with pytest.raises(ModelConfigError, match="beta_nll"):
+        RNNConfig.from_dict({"beta_nll": 2.0})
+    with pytest.raises(ModelConfigError, match="noise_correlation"):
+        RNNConfig.from_dict({"noise_correlation": 1.0})
+    with pytest.raises(ModelConfigError, match="noise_correlation"):
+        RNNConfig.from_dict({"noise_correlation": -0.5})
 
 
 @pytest.fixture()
