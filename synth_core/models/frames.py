@@ -1,4 +1,4 @@
-"""Compact frame features shared by the gmm, hmm, rnn and gan families.
+"""Compact frame features shared by the gmm, hmm and rnn families.
 
 Each sound is analysed by :mod:`synth_core.ddsp` into partials plus band noise. These families
 learn the levels of those parts frame by frame, as *features*: ``[T, D]`` with ``D = K + M``
@@ -242,9 +242,10 @@ class FrameFamily:
 
     family: str = ""
     config_class: type[FrameConfig] = FrameConfig
-    # Each family learns from the frames ``begin`` analysed (the gmm's and hmm's sets, the gan's
-    # codes) or reads them by clip index (the rnn's cache), never from a batch's audio, so the
-    # Trainer's augmentation of batches would be unused work (63% of the gan's step time).
+    # Each family learns from the frames ``begin`` analysed (the gmm's and hmm's sets) or reads
+    # them by clip index (the rnn's cache), never from a batch's audio, so the Trainer's
+    # augmentation of batches would be unused work (63% of the step time of a GAN over frame
+    # codes that this project had before).
     augments = False
 
     def __init__(self, config: FrameConfig) -> None:

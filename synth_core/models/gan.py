@@ -1,49 +1,75 @@
-"""``gan``: an instance-conditioned GAN over compact codes of whole sounds; minutes on a CPU.
+"""``gan``: a spectrogram autoencoder whose new sounds come from an instance-conditioned GAN.
 
-Representation: each sound's DDSP frame features (partial and noise-band levels over time, see
-:mod:`synth_core.models.frames`), flattened and projected on their ``code_dims`` principal axes
-at unit variance — a *code* per sound, as the gmm uses. A code decodes linearly back to frame
-features, which the DDSP-style synthesiser renders with a training sound's partial layout.
+Representation and decoder: those of ``cnn`` (:mod:`synth_core.models.spectral`: standardised
+log-magnitude STFT, an eigen-sound linear part plus a convolutional correction, Griffin-Lim
+rendering, texture), trained on the same spectral loss. What the GAN learns is *where new sounds
+lie* among the training sounds' latents.
 
-Model: a generator MLP ``G(z, c_i) → code`` and a discriminator MLP ``D(code, c_i)``, both
-*instance-conditioned* (Casanova et al., 2021, "Instance-Conditioned GAN"): ``c_i`` is the code
-of training sound i, and the real examples the critic sees for ``c_i`` are sound i itself or one
-of its ``neighbours`` nearest sounds by code. The generator so learns the variety *around* each
-training sound — which a few hundred clips can teach in CPU-minutes — rather than the whole set
-at once. Loss: the non-saturating GAN loss (Goodfellow et al., 2014) with an R1 gradient penalty
-on real examples (Mescheder et al., 2018), which keeps training stable without normalising the
-critic. A training step is two small MLP updates (~2 ms), so thousands fit in a minute.
+Generator: ``G(z, c_i)``, with ``c_i`` the latent of training sound i (standardised per
+dimension) and z Gaussian noise, writes how far a draw moves from sound i towards each of its
+``neighbours`` nearest sounds: ``α = reach · softmax(g)`` over the sound and its neighbours,
+without the sound's own share, so a draw ``l_i + Σ_j α_j (l_j − l_i)`` stays among them and
+goes at most ``reach`` of the way. The sound's own logit starts 3 higher, so an untrained
+generator makes near-copies. Critic: ``D(l, c_i)``, which sees sound i itself or one of its
+neighbours as real examples for ``c_i`` (instance conditioning, Casanova et al., 2021,
+"IC-GAN"). Loss: the non-saturating GAN loss with an R1 penalty on real examples (Mescheder et
+al., 2018), and a mode-seeking term (Mao et al., 2019, "MSGAN", weight ``diversity``) that
+rewards two noise draws for one sound for landing apart; without it the generator ignores z
+(below). Sounds are drawn from
+an exponential moving average of the generator's weights (``ema``), which smooths the
+oscillation of its last steps (Yazıcı et al., 2019).
 
-Why codes and not whole feature maps: a 1-D convolutional GAN over the frame-feature maps
-(spectral norm, hinge loss, feature matching, DiffAugment, with or without the instance
-conditioning) trained 10 minutes on the built-in sounds gave generations the 1-NN two-sample test
-told apart from real ones 99–100 % of the time, whatever its latent draw (it had learned to ignore
-z). This model reaches 0.87 ± 0.02 on the built-in test split (``timbrelab evaluate --repeats
-3`` after ``--max-minutes 10``: 0.867 ± 0.018; 0.871 ± 0.012 with 32 code axes), at its
-representation's own ceiling (the training codes rendered back: 0.857; 0.829 with 32 code axes,
-0.812 with 64), with draws about one nearest-neighbour distance away
-from the sound they vary — new sounds, not copies. It was 0.914 until near-floor levels played
-as silence (:data:`synth_core.models.frames.DB_SILENT`).
+Training: each step is one autoencoder step on a batch, whose encoder latents replace those
+clips' rows of the table the GAN learns from, then ``gan_steps`` critic + generator steps on
+that table (two small MLPs). The GAN so follows the latents as the autoencoder learns them, a
+run resumes from its checkpoint alone, and one budget covers both.
 
-Why not a GAN over the spectral autoencoder's latents, whose rendered training latents score
-about 0.69: an instance-conditioned GAN like this one over a trained cnn's latents (their first
-32 or 128 principal axes, 3 000–20 000 steps, with or without a residual generator) scored
-0.88–0.96, its draws pulled halfway to the mean of the latents (norm 6 against 11), where the
-decoder makes sounds between kinds; a few hundred points in a latent of hundreds of dimensions
-do not teach a GAN their shape. The vae and cnn draw between neighbours instead.
+Why moves towards neighbours, why bounded, and why the mode-seeking term. Measured over the
+latents of 10-minute autoencoders (20 000 GAN steps, 1-NN two-sample accuracy on the built-in
+test split as ``timbrelab evaluate`` computes it; 0.5 = indistinguishable). For scale, through
+the same decoder: the training latents decoded as they are (copies) score 0.665–0.687, the
+cnn's neighbour draws 0.679–0.703. "Novelty" is a draw's distance to the nearest training
+latent over its sound's nearest-neighbour distance, "spread" the distance between two draws
+for one sound in the same units (the cnn's neighbour draws: 0.29 and 0.30).
 
-Controls: "Variety" (the spread of z) and GANSpace directions (Härkönen et al., 2020): principal
-axes of the generator's first hidden layer over many random draws, each named after the
-descriptor it changes most. A seed picks the training sound to vary; ``pitch`` transposes its
-partial layout.
+- A free generator over the latents' 32–128 principal axes: 0.88–0.96. Its draws were pulled
+  halfway to the mean of the latents, where the decoder makes sounds between kinds; a few
+  hundred points do not teach a GAN the shape of a latent of hundreds of dimensions.
+- Moves up to the whole way to each neighbour (a sigmoid each): 0.74–0.78 without a moving
+  average; with one, 0.797 (every draw a blend of all five neighbours) or, starting from
+  copies, 0.716 over 10 seeds.
+- A softmax with the whole way in reach: 0.736, novelty 0.002 — the GAN had learned what a
+  critic of a few hundred points teaches, to copy a neighbour exactly; copies of neighbours
+  repeat some sounds and leave others out. Half-way in reach: 0.730, novelty 0.55 (it moves
+  as far as it may).
+- A quarter of the way in reach, 5 neighbours, no mode-seeking term: 0.706 ± 0.029 over 10
+  seeds, trained as this module trains — and spread 0.00: the generator had collapsed onto one
+  move per sound (always towards its 5th neighbour) and ignored z. With 3 neighbours it
+  collapsed the same way (0.683).
+- The same with 3 neighbours and the mode-seeking term (this default): 0.686 ± 0.021 over 10
+  seeds, novelty 0.27, spread 0.24; at weight 0.1, 0.678 ± 0.026.
+- A critic that judges the decoded spectrogram's summary (log-mel means, deviations and
+  frame-to-frame change) instead of the latent: 0.730. The generator collapsed onto one
+  neighbour per sound, and each step cost 25× more.
+
+So with a few hundred training sounds the GAN does not make sounds more real than the
+autoencoder's own neighbour draws: its critic can only tell it where real sounds are, and the
+decoder sets how real they sound. What it learns is, per sound, which neighbours to move
+towards and how far, with sliders fitted to its draws.
+
+Controls: "Variety" (the spread of z: 0 gives each sound's most typical move), the main axes
+of the latent over the generator's draws (GANSpace, Härkönen et al., 2020, taken at the output
+rather than a hidden layer, so a slider moves the sound the same way for every seed), named by
+the descriptor each changes most, and "Grain" (texture). Pitch-conditioned when labels exist
+(the decoder is); a seed picks the training sound to vary.
 """
 
 from __future__ import annotations
 
-import logging
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -52,64 +78,85 @@ from torch import Tensor, nn
 from synth_core import dsp, latent
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
-from synth_core.models.base import (
-    Batch,
-    Control,
-    check_range,
-    resolve_values,
-    seeded_generator,
-)
-from synth_core.models.frames import (
-    NAMED_BELOW_R,
-    FrameConfig,
-    FrameFamily,
-    bench_frame_family,
-    name_axes,
-    padded_pca,
-    pca,
-    transpose,
+from synth_core.models.base import Batch, Control, check_range, safe_audio
+from synth_core.models.spectral import (
+    GRAIN,
+    SPECTRAL_PRESETS,
+    SPECTRAL_TINY,
+    SpectralAutoencoder,
+    SpectralConfig,
+    bench_spectral,
 )
 
-logger = logging.getLogger(__name__)
-
-AXES = 4
-GANSPACE_DRAWS = 2048
+# draws whose latents give the sliders' axes (their PCA) and names (descriptors of their renders)
+AXIS_DRAWS = 256
+# the sound's own softmax logit starts 3 above its neighbours': an untrained generator makes
+# near-copies (each move 4 % of the reach), not blends
+ANCHOR_LOGIT = 3.0
 
 
 @dataclass(frozen=True)
-class GANConfig(FrameConfig):
-    """latent : size of the random vector. hidden : width of both networks' layers.
-    code_dims : principal axes in a sound's code. neighbours : nearest training sounds (by code)
-    that count as real examples for a sound's code. learning_rate : Adam step size of both
-    networks. batch_size : codes per step. r1 : weight of the critic's gradient penalty.
+class GANConfig(SpectralConfig):
+    """``SpectralConfig`` (the autoencoder) plus the GAN's settings.
+
+    noise : size of the generator's random input z. hidden : width of both MLPs' layers.
+    neighbours : nearest training sounds (by latent) that a draw may move towards, and that the
+    critic sees as real examples for a sound. gan_steps : critic + generator steps per
+    autoencoder step. gan_learning_rate : Adam step size of both. gan_batch : draws per GAN
+    step. r1 : weight of the critic's gradient penalty. diversity : weight of the mode-seeking
+    term. ema : decay of the moving average of the generator's weights that draws come from.
+    reach : the farthest a draw moves from its training sound, as a fraction of the way to its
+    neighbours (all its moves added up).
     """
 
-    latent: int = 16
+    noise: int = 16
     hidden: int = 256
-    code_dims: int = 16
-    neighbours: int = 5
-    learning_rate: float = 2e-4
-    batch_size: int = 32
+    neighbours: int = 3
+    gan_steps: int = 2
+    gan_learning_rate: float = 2e-4
+    gan_batch: int = 32
     r1: float = 5.0
+    diversity: float = 0.3
+    ema: float = 0.999
+    reach: float = 0.25
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GANConfig:
+        if "n_partials" in data:  # both earlier designs rendered DDSP frames; this one does not
+            raise ModelConfigError(
+                "this gan model was saved by an earlier Timbre Lab, whose GAN wrote DDSP frame "
+                "features; the gan is now a spectrogram model: train it again"
+            )
+        return super().from_dict(data)
 
     def validate(self) -> None:
         super().validate()
-        check_range("latent", self.latent, 2, 512)
-        check_range("hidden", self.hidden, 16, 4096)
-        check_range("code_dims", self.code_dims, 2, 128)
-        check_range("neighbours", self.neighbours, 0, 64)
-        check_range("learning_rate", self.learning_rate, 0, 0.01, open_low=True)
-        check_range("batch_size", self.batch_size, 2, 1024)
+        check_range("noise", self.noise, 1, 512)
+        check_range("hidden", self.hidden, 8, 4096)
+        check_range("neighbours", self.neighbours, 1, 64)
+        check_range("gan_steps", self.gan_steps, 0, 64)
+        check_range("gan_learning_rate", self.gan_learning_rate, 0, 0.01, open_low=True)
+        check_range("gan_batch", self.gan_batch, 2, 1024)
         check_range("r1", self.r1, 0, 1000)
+        check_range("diversity", self.diversity, 0, 10)
+        check_range("ema", self.ema, 0, 0.99999)
+        check_range("reach", self.reach, 0, 1, open_low=True)
 
 
-#: Settings of the family test matrix's tiny model.
-TINY: dict[str, Any] = {"hidden": 32, "latent": 4, "code_dims": 4, "batch_size": 4}
+# the autoencoder's presets and the matrix's tiny size, plus a small GAN for the latter
+PRESETS: dict[str, dict[str, Any]] = SPECTRAL_PRESETS
+TINY: dict[str, Any] = SPECTRAL_TINY | {"hidden": 16, "noise": 4, "neighbours": 2, "gan_batch": 4}
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"hidden": 128},
-    "better": {"hidden": 512, "latent": 32},
-}
+VARIETY = Control(
+    "variety",
+    "Variety",
+    0.0,
+    2.0,
+    1.0,
+    "σ",
+    help="Spread of the generator's random draw: 0 gives each sound's most typical variation, "
+    "higher values wander further among its neighbours",
+)
 
 
 def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
@@ -122,180 +169,229 @@ def _mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
     )
 
 
-class Generator(nn.Module):
-    """(z, instance code) → code; ``hidden`` is the first layer, where GANSpace edits."""
+class GANModel(SpectralAutoencoder):
+    """The cnn's autoencoder plus an instance-conditioned GAN over its latents; see the module
+    docstring."""
 
-    def __init__(self, latent: int, code_dims: int, width: int) -> None:
-        super().__init__()
-        self.net = _mlp(latent + code_dims, width, code_dims)
+    family: ClassVar[str] = "gan"
+    config_class: ClassVar[type[SpectralConfig]] = GANConfig
+    variational: ClassVar[bool] = False
+    PRESETS: ClassVar[dict[str, dict]] = PRESETS
 
-    def hidden(self, z: Tensor, instance: Tensor) -> Tensor:
-        return self.net[0](torch.cat([z, instance], dim=1))
-
-    def decode(self, hidden: Tensor) -> Tensor:
-        return self.net[1:](hidden)
-
-    def forward(self, z: Tensor, instance: Tensor) -> Tensor:
-        return self.decode(self.hidden(z, instance))
-
-
-class GANModel(FrameFamily, nn.Module):
-    """Instance-conditioned GAN over sound codes; see the module docstring."""
-
-    family = "gan"
-    config_class = GANConfig
-    PRESETS = PRESETS
+    config: GANConfig
 
     def __init__(self, config: GANConfig) -> None:
-        nn.Module.__init__(self)
-        FrameFamily.__init__(self, config)
-        self.config: GANConfig = config
-        p, width = int(config.code_dims), int(config.hidden)
-        self.generator = Generator(int(config.latent), p, width)
-        self.discriminator = _mlp(2 * p, width, 1)
-        flat = config.n_frames * config.feature_dim
-        self.register_buffer("code_mean", torch.zeros(flat))
-        self.register_buffer("code_axes", torch.zeros(p, flat))
-        self.register_buffer("code_std", torch.ones(p))
-        # the code of every training sound (data-sized, like the layouts)
-        self.register_buffer("instances", torch.zeros(0, p))
-        self.register_buffer("space_mean", torch.zeros(width))
-        self.register_buffer("space_axes", torch.zeros(AXES, width))
-        self.register_buffer("space_std", torch.zeros(AXES))
-        self.register_buffer("axis_names", torch.zeros(AXES, 2))  # descriptor index, r
-        self._neighbours: Tensor | None = None
-        lr = float(config.learning_rate)
-        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.9))
-        self.d_optimizer = torch.optim.Adam(
-            self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9)
-        )
+        super().__init__(config)
+        dim, width = config.latent_dim, int(config.hidden)
+        self.generator = _mlp(int(config.noise) + dim, width, int(config.neighbours) + 1)
+        # every move starts at the same small α, whatever the noise and the sound
+        nn.init.zeros_(self.generator[-1].weight)
+        nn.init.zeros_(self.generator[-1].bias)
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.critic = _mlp(2 * dim, width, 1)
+        # per-dimension centre and scale of the latents, for the networks' inputs
+        self.register_buffer("latent_shift", torch.zeros(dim))
+        self.register_buffer("latent_scale", torch.ones(dim))
+        self._near: Tensor | None = None
+        self._last_latents: Tensor | None = None
+        ae = [p for name, p in self.named_parameters() if name.startswith(("encoder", "decoder"))]
+        self.optimizer = torch.optim.Adam(ae, lr=config.learning_rate)
+        lr = float(config.gan_learning_rate)
+        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.9))
+        self.d_optimizer = torch.optim.Adam(self.critic.parameters(), lr=lr, betas=(0.5, 0.9))
 
-    # codes ---------------------------------------------------------------------------------
-
-    def _codes(self, features: Tensor) -> Tensor:
-        """Features ``[N, T, D]`` → codes ``[N, code_dims]`` (unit variance per axis)."""
-        flat = features.flatten(1).to(self.code_mean.device)
-        return ((flat - self.code_mean) @ self.code_axes.T) / self.code_std
-
-    def _features(self, codes: Tensor) -> Tensor:
-        """Codes ``[N, code_dims]`` → features ``[N, T, D]``."""
-        flat = (codes * self.code_std) @ self.code_axes + self.code_mean
-        return flat.reshape(codes.shape[0], self.config.n_frames, self.config.feature_dim)
-
-    def _neighbour_table(self) -> Tensor:
-        """``[N, 1 + neighbours]``: each training sound, then its nearest sounds by code."""
-        if self._neighbours is None or self._neighbours.shape[0] != self.instances.shape[0]:
-            codes = self.instances.detach().cpu()
-            k = min(int(self.config.neighbours), codes.shape[0] - 1)
-            distances = torch.cdist(codes, codes)
-            distances.fill_diagonal_(-1.0)  # the sound itself comes first
-            self._neighbours = distances.topk(k + 1, largest=False).indices
-        return self._neighbours
-
-    # learning ------------------------------------------------------------------------------
+    # the latent table ------------------------------------------------------------------------
 
     def begin(self, clips: Any) -> None:
-        """Codes and partial layouts of the training sounds."""
-        self._fit_codes(clips.audio, clips.pitch)
+        """The autoencoder's statistics, then every clip's latent under the untrained encoder
+        (the GAN's first table; training steps refresh it)."""
+        super().begin(clips)
+        device = self.bin_mean.device
+        latents = []
+        for start in range(0, len(clips), 64):
+            audio = clips.audio[start : start + 64].to(device)
+            latents.append(self.encode(audio, pitch=clips.pitch[start : start + 64]))
+        self.train_latents = torch.cat(latents)
+        self._refresh_table()
 
-    def _fit_codes(self, audio: Tensor, pitch: Tensor | None) -> None:
-        features, layouts = self.analyze(audio, pitch)
-        self.remember_training_set(features, layouts)
-        flat = features.flatten(1)
-        mean, axes, std = padded_pca(flat, int(self.config.code_dims), std_floor=1e-4)
-        device = self.code_mean.device
-        self.code_mean, self.code_axes, self.code_std = (
-            mean.to(device),
-            axes.to(device),
-            std.to(device),
-        )
-        self.instances = self._codes(features)
-        self._neighbours = None
-        logger.info("gan: %d sounds, codes of %d numbers", features.shape[0], axes.shape[0])
+    def _refresh_table(self) -> None:
+        """Recompute the latents' scale and each sound's nearest neighbours."""
+        table = self.train_latents
+        self._near = None
+        if table.shape[0] < 2:
+            return
+        self.latent_shift = table.mean(0)
+        self.latent_scale = table.std(0).clamp_min(1e-3)
+        k = min(int(self.config.neighbours), table.shape[0] - 1)
+        distances = torch.cdist(table, table)
+        distances.fill_diagonal_(float("inf"))
+        self._near = distances.topk(k, largest=False).indices
+
+    def neighbours(self) -> Tensor:
+        """``[N, k]``: each training sound's nearest training sounds by latent."""
+        if self._near is None or self._near.shape[0] != self.train_latents.shape[0]:
+            self._refresh_table()
+        assert self._near is not None, "neighbours need two or more training latents"
+        return self._near
+
+    def _condition(self, latents: Tensor) -> Tensor:
+        return (latents - self.latent_shift) / self.latent_scale
+
+    def moves(self, net: nn.Module, anchors: Tensor, z: Tensor) -> Tensor:
+        """``[n, k]``: how far each draw moves towards each of its sound's ``k`` neighbours,
+        ``reach`` × a softmax over the sound and its neighbours (the sound's own share is how
+        much stays put), so the moves add up to at most ``reach``."""
+        k = self.neighbours().shape[1]
+        logits = net(torch.cat([z, self._condition(self.train_latents[anchors])], dim=1))
+        logits = torch.cat([logits[:, :1] + ANCHOR_LOGIT, logits[:, 1 : k + 1]], dim=1)
+        return float(self.config.reach) * torch.softmax(logits, dim=1)[:, 1:]
+
+    def place(self, anchors: Tensor, alpha: Tensor) -> Tensor:
+        """Latents ``[n, D]``: each anchor's latent moved by ``alpha`` towards its neighbours."""
+        table = self.train_latents
+        start = table[anchors]
+        towards = table[self.neighbours()[anchors]] - start[:, None]
+        return start + torch.einsum("nk,nkd->nd", alpha, towards)
+
+    # learning --------------------------------------------------------------------------------
+
+    def encode_spectrum(self, spec: Tensor, cond: Tensor) -> tuple[Tensor, Tensor | None]:
+        mean, logvar = super().encode_spectrum(spec, cond)
+        self._last_latents = mean.detach()  # what a training step's batch encoded to
+        return mean, logvar
 
     def step(self, batch: Batch) -> dict[str, float]:
-        """One critic and one generator Adam step on ``batch_size`` training sounds' codes."""
-        if self.instances.shape[0] == 0:
-            self._fit_codes(batch.audio, batch.pitch)
-        self.train()
-        codes = self.instances
-        device = codes.device
-        b, table = int(self.config.batch_size), self._neighbour_table()
-        anchors = torch.randint(codes.shape[0], (b,))
-        # the real example for each anchor: itself or one of its nearest sounds
-        examples = table[anchors, torch.randint(table.shape[1], (b,))]
-        condition = codes[anchors.to(device)]
-        real = codes[examples.to(device)].requires_grad_(True)
-        z = torch.randn(b, int(self.config.latent), device=device)
+        """One autoencoder step, whose latents replace those clips' rows of the table, then
+        ``gan_steps`` GAN steps on the table."""
+        self._last_latents = None
+        out = super().step(batch)
+        rows, encoded = batch.index, self._last_latents
+        if rows is not None and encoded is not None and len(rows) == len(encoded):
+            rows = rows.to(self.train_latents.device)
+            if len(rows) and int(rows.max()) < self.train_latents.shape[0]:
+                self.train_latents[rows] = encoded
+        # the neighbours follow the latents about every epoch of 8-clip batches
+        if int(self.steps_done) % max(1, self.train_latents.shape[0] // 8) == 0:
+            self._refresh_table()
+        gan: dict[str, float] = {}
+        for _ in range(int(self.config.gan_steps)):
+            gan = self.adversarial_step()
+        return out | gan
+
+    def adversarial_step(self) -> dict[str, float]:
+        """One critic and one generator step on the latent table; the moving average follows."""
+        table = self.train_latents
+        if table.shape[0] < 2:
+            return {}
+        cfg = self.config
+        device = table.device
+        near = self.neighbours()
+        b, k = int(cfg.gan_batch), near.shape[1]
+        anchors = torch.randint(table.shape[0], (b,), device=device)
+        # the real example for each anchor: itself or one of its neighbours
+        pick = torch.randint(k + 1, (b,), device=device)
+        examples = torch.where(pick == 0, anchors, near[anchors, (pick - 1).clamp_min(0)])
+        condition = self._condition(table[anchors])
+        real = self._condition(table[examples]).requires_grad_(True)
         with torch.no_grad():
-            fake = self.generator(z, condition)
-        real_score = self.discriminator(torch.cat([real, condition], dim=1))
-        fake_score = self.discriminator(torch.cat([fake, condition], dim=1))
+            z = torch.randn(b, int(cfg.noise), device=device)
+            fake = self._condition(self.place(anchors, self.moves(self.generator, anchors, z)))
+        real_score = self.critic(torch.cat([real, condition], dim=1))
+        fake_score = self.critic(torch.cat([fake, condition], dim=1))
         (gradient,) = torch.autograd.grad(real_score.sum(), real, create_graph=True)
         penalty = gradient.square().sum(dim=1).mean()
         d_loss = F.softplus(-real_score).mean() + F.softplus(fake_score).mean()
         self.d_optimizer.zero_grad(set_to_none=True)
-        (d_loss + 0.5 * float(self.config.r1) * penalty).backward()
+        (d_loss + 0.5 * float(cfg.r1) * penalty).backward()
         self.d_optimizer.step()
 
-        z = torch.randn(b, int(self.config.latent), device=device)
-        fake = self.generator(z, condition)
-        g_loss = F.softplus(-self.discriminator(torch.cat([fake, condition], dim=1))).mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.optimizer.step()
+        z = torch.randn(2, b, int(cfg.noise), device=device)
+        alpha = self.moves(self.generator, anchors.repeat(2), z.flatten(0, 1))
+        fake = self._condition(self.place(anchors, alpha[:b]))
+        g_loss = F.softplus(-self.critic(torch.cat([fake, condition], dim=1))).mean()
+        # mode seeking: two draws for one sound should differ as their noise does (capped at 1)
+        spread = (alpha[:b] - alpha[b:]).abs().mean(1) / (z[0] - z[1]).abs().mean(1)
+        seeking = spread.clamp(max=1.0).mean()
+        self.g_optimizer.zero_grad(set_to_none=True)
+        (g_loss - float(cfg.diversity) * seeking).backward()
+        self.g_optimizer.step()
+        with torch.no_grad():
+            for average, current in zip(
+                self.generator_ema.parameters(), self.generator.parameters(), strict=True
+            ):
+                average.lerp_(current, 1.0 - float(cfg.ema))
         return {
             "d_loss": float(d_loss.detach()),
             "g_loss": float(g_loss.detach()),
             "r1": float(penalty.detach()),
+            "move": float(alpha.detach().mean()),
         }
 
-    @torch.no_grad()
     def end(self, clips: Any) -> None:
-        """GANSpace: principal axes of the first hidden layer over many draws, then their names."""
-        self._require_layouts()
+        """The autoencoder's end (final latents, texture), then the sliders: main axes of the
+        generator's draws, each named after the descriptor its renders follow most."""
+        super().end(clips)
+        self._refresh_table()
+        if self.train_latents.shape[0] < 2:
+            return
         generator = torch.Generator().manual_seed(0)
-        device = self.instances.device
-        picks = torch.randint(self.instances.shape[0], (GANSPACE_DRAWS,), generator=generator)
-        z = torch.randn(GANSPACE_DRAWS, int(self.config.latent), generator=generator)
-        hidden = self.generator.hidden(z.to(device), self.instances[picks.to(device)])
-        mean, axes, variances = pca(hidden.cpu(), AXES)
-        self.space_mean = mean.to(device)
-        self.space_axes = torch.zeros_like(self.space_axes)
-        self.space_axes[: axes.shape[0]] = axes.to(device)
-        self.space_std = torch.zeros_like(self.space_std)
-        self.space_std[: axes.shape[0]] = variances.sqrt().to(device)
-        positions = torch.linspace(-2.0, 2.0, 5)
-        renders = {}
-        for j in range(axes.shape[0]):
-            audio = torch.cat(
-                [self.generate({f"axis_{j + 1}": float(x)}, n=4, seed=1) for x in positions]
-            )
-            renders[j] = (positions.repeat_interleave(4), audio)
-        for j, (descriptor, r) in name_axes(renders, self.sample_rate).items():
-            self.axis_names[j] = torch.tensor([dsp.DESCRIPTOR_NAMES.index(descriptor), r])
+        anchors = torch.randint(self.train_latents.shape[0], (AXIS_DRAWS,), generator=generator)
+        z = torch.randn(AXIS_DRAWS, int(self.config.noise), generator=generator)
+        device = self.bin_mean.device
+        anchors = anchors.to(device)
+        draws = self.place(anchors, self.moves(self.generator_ema, anchors, z.to(device)))
+        pitches = self.train_pitches[anchors] if bool(self.pitched) else None
+        audio = torch.cat(
+            [
+                safe_audio(
+                    self.render(
+                        self.decode(
+                            draws[i : i + 32], None if pitches is None else pitches[i : i + 32]
+                        )
+                    )
+                )
+                for i in range(0, AXIS_DRAWS, 32)
+            ]
+        ).cpu()
+        pitch = pitches.cpu() if pitches is not None else torch.full((AXIS_DRAWS,), float("nan"))
+        values = dsp.descriptors(audio, self.sample_rate, pitch)
+        self.axes = latent.fit_axes(draws, {k: v.cpu() for k, v in values.items()})
+        self.axes = latent.LatentAxes(*(t.to(device) for t in vars(self.axes).values()))
 
-    def state(self) -> dict[str, Tensor]:
-        return dict(self.state_dict()) | {"layouts": self.layouts}
+    # playing ---------------------------------------------------------------------------------
+
+    def controls(self) -> list[Control]:
+        shown = latent.axis_controls(self.axes, self.config.n_controls) + [VARIETY]
+        return shown + ([GRAIN] if self._has_texture() else [])
+
+    def draw_latents(
+        self, values: Mapping[str, float], *, n: int, seed: int | None, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor | None]:
+        """The generator's moves from the training sounds the seed picks, then the sliders."""
+        count = self.train_latents.shape[0]
+        if count < 2:
+            return super().draw_latents(values, n=n, seed=seed, generator=generator)
+        device = self.bin_mean.device
+        anchors = latent.seeded_anchors(count, seed, n, generator).to(device)
+        z = torch.randn(n, int(self.config.noise), generator=generator) * float(values["variety"])
+        draws = self.place(anchors, self.moves(self.generator_ema, anchors, z.to(device)))
+        offsets = torch.zeros_like(draws)
+        for name, value in values.items():
+            if name.startswith("axis_"):
+                axis = int(name.split("_", 1)[1]) - 1
+                offsets += float(value) * self.axes.scales[axis] * self.axes.components[axis]
+        return draws + offsets, anchors.cpu()
+
+    # state -----------------------------------------------------------------------------------
 
     def load_state(self, state: Mapping[str, Tensor]) -> None:
-        if "layouts" not in state:
-            raise ModelConfigError("gan state lacks layouts")
-        weights = {k: v for k, v in state.items() if k != "layouts"}
-        if "instances" not in weights or "code_axes" not in weights:
-            raise ModelConfigError(
-                "this gan model was saved by an earlier Timbre Lab (a GAN over whole feature "
-                "maps); train it again"
-            )
-        self.instances = weights["instances"].clone()  # data-sized: re-allocated, not copied into
-        self._neighbours = None
-        self.load_state_dict(weights)
-        self.layouts = state["layouts"].clone()
+        super().load_state(state)
+        self._near = None
 
     def optimizer_state(self) -> dict[str, Tensor]:
-        """Both Adam optimisers as flat tensors (``g.*`` generator, ``d.*`` discriminator)."""
+        """The three Adam optimisers as flat tensors (``ae.*``, ``g.*``, ``d.*``)."""
         flat = {}
-        for prefix, optimizer in (("g", self.optimizer), ("d", self.d_optimizer)):
+        for prefix, optimizer in self._optimizers():
             flat[f"{prefix}.lr"] = torch.tensor(optimizer.param_groups[0]["lr"])
             for index, entry in optimizer.state_dict()["state"].items():
                 for key, value in entry.items():
@@ -303,7 +399,7 @@ class GANModel(FrameFamily, nn.Module):
         return flat
 
     def load_optimizer_state(self, state: Mapping[str, Tensor]) -> None:
-        for prefix, optimizer in (("g", self.optimizer), ("d", self.d_optimizer)):
+        for prefix, optimizer in self._optimizers():
             saved = optimizer.state_dict()
             entries: dict[int, dict[str, Tensor]] = {}
             for name, value in state.items():
@@ -318,98 +414,21 @@ class GANModel(FrameFamily, nn.Module):
             saved["state"] = entries
             optimizer.load_state_dict(saved)
 
-    # playing -------------------------------------------------------------------------------
-
-    def controls(self) -> list[Control]:
-        controls = [
-            Control(
-                "truncation",
-                "Variety",
-                0.0,
-                1.5,
-                1.0,
-                "σ",
-                help="Spread of the random draw: low values stay close to typical variations of "
-                "the chosen sound, high ones wander further",
-            )
-        ]
-        for j in range(AXES):
-            descriptor, r = self.axis_names[j].tolist()
-            named = abs(r) >= NAMED_BELOW_R
-            name = f" ≈ {dsp.DESCRIPTOR_NAMES[int(descriptor)]} (r = {r:+.2f})" if named else ""
-            controls.append(
-                Control(
-                    f"axis_{j + 1}",
-                    f"Axis {j + 1}{name}",
-                    -3.0,
-                    3.0,
-                    0.0,
-                    "σ",
-                    help="Moves along a main direction of the generator's variety (GANSpace)",
-                )
-            )
-        return controls
-
-    def encode(self, audio: Tensor) -> Tensor:
-        """Codes ``[n, code_dims]`` of ``audio`` ``[n, samples]``."""
-        self._require_layouts()
-        features, _ = self.analyze(self.fit_length(audio))
-        return self._codes(features).cpu()
-
-    def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
-        """Each sound through its code and back, rendered with its own partials (a GAN has no
-        encoder: this is what its representation keeps of a sound)."""
-        self._require_layouts()
-        features, layouts = self.analyze(self.fit_length(audio), pitch)
-        with torch.no_grad():
-            rebuilt = self._features(self._codes(features)).cpu()
-        out = self.render(
-            rebuilt, layouts, generator=torch.Generator().manual_seed(0), samples=audio.shape[-1]
-        )
-        return out
-
-    @torch.no_grad()
-    def generate(
-        self,
-        values: Mapping[str, float] | None = None,
-        *,
-        n: int = 1,
-        seed: int | None = None,
-        pitch: float | None = None,
-    ) -> Tensor:
-        """Draw ``n`` sounds ``[n, samples]``: each a variation of a training sound picked by the
-        seed, rendered with that sound's partial layout (transposed to ``pitch`` when given)."""
-        self._require_layouts()
-        values = resolve_values(self.controls(), values)
-        generator = seeded_generator(seed)
-        n = int(n)
-        # consecutive seeds vary different training sounds
-        picks = latent.seeded_anchors(self.instances.shape[0], seed, n, generator)
-        layouts = transpose(self.layouts[picks], pitch)
-        z = torch.randn(n, int(self.config.latent), generator=generator)
-        z = z * float(values["truncation"])
-        device = self.instances.device
-        was_training = self.training
-        self.eval()
-        hidden = self.generator.hidden(z.to(device), self.instances[picks.to(device)])
-        for j in range(AXES):
-            hidden = hidden + values[f"axis_{j + 1}"] * self.space_std[j] * self.space_axes[j]
-        features = self._features(self.generator.decode(hidden))
-        self.train(was_training)
-        return self.render(features, layouts, generator=generator)
+    def _optimizers(self) -> tuple[tuple[str, torch.optim.Optimizer], ...]:
+        return (("ae", self.optimizer), ("g", self.g_optimizer), ("d", self.d_optimizer))
 
 
 def bench(options: Any) -> list[Any]:
-    """``timbrelab bench --family gan``: see :func:`synth_core.models.frames.bench_frame_family`."""
-    return bench_frame_family(GANModel, options, steps=20)
+    """``timbrelab bench --family gan``: see :func:`synth_core.models.spectral.bench_spectral`."""
+    return bench_spectral("gan", options)
 
 
 register(
     Family(
         name="gan",
         title="Generative adversarial network",
-        summary="A generator of variations of each training sound, trained against a critic",
-        good_for="New takes on each sound of a set of one-shots; trains in a minute or two",
+        summary="Spectrogram autoencoder whose new sounds a GAN places among the training sounds",
+        good_for="New takes on each sound of a set of one-shots, close to what you gave it",
         model_class=GANModel,
     )
 )

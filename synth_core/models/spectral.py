@@ -523,7 +523,9 @@ class SpectralAutoencoder(nn.Module):
         self.optimizer.zero_grad(set_to_none=True)
         if torch.isfinite(loss):
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.parameters(), 5.0)
+            # the parameters this optimiser steps (a subclass may hold other networks)
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
             self.optimizer.step()
             self.steps_done += 1
         return {"loss": float(loss.detach())} | {k: float(v.detach()) for k, v in terms.items()}
@@ -608,6 +610,21 @@ class SpectralAutoencoder(nn.Module):
                 optimizer.step()
         return z.detach()
 
+    def draw_latents(
+        self, values: Mapping[str, float], *, n: int, seed: int | None, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor | None]:
+        """``n`` latents for new sounds and the training sound each was drawn near (None
+        before training has fitted its latents): a neighbour draw moved by the sliders."""
+        if self.train_latents.shape[0] == 0:  # the prior
+            coords = latent.coords_from_values(
+                values, self.axes.components.shape[0], n=n, generator=generator
+            )
+            return self.axes.to_latent(coords).to(self.bin_mean.device), None
+        starts = latent.seeded_anchors(self.train_latents.shape[0], seed, n, generator)
+        return latent.neighbour_draw(
+            self.train_latents, self.axes, values, n=n, generator=generator, anchors=starts
+        )
+
     @torch.no_grad()
     def generate(
         self,
@@ -627,17 +644,7 @@ class SpectralAutoencoder(nn.Module):
         if generator is None:
             generator = torch.Generator()
             generator.seed()
-        anchors = None
-        if self.train_latents.shape[0] > 0:
-            starts = latent.seeded_anchors(self.train_latents.shape[0], seed, n, generator)
-            z, anchors = latent.neighbour_draw(
-                self.train_latents, self.axes, resolved, n=n, generator=generator, anchors=starts
-            )
-        else:  # before training has fitted its latents: the prior
-            coords = latent.coords_from_values(
-                resolved, self.axes.components.shape[0], n=n, generator=generator
-            )
-            z = self.axes.to_latent(coords).to(self.bin_mean.device)
+        z, anchors = self.draw_latents(resolved, n=n, seed=seed, generator=generator)
         pitches = None
         if bool(self.pitched):
             if pitch is not None:

@@ -30,7 +30,7 @@ MODELS = {
     "builtin-gmm": ("gmm", {"sound_type", "weight_1"}),
     "builtin-hmm": ("hmm", {"sharpness", "dwell_1"}),
     "builtin-rnn": ("rnn", {"temperature", "loudness"}),
-    "builtin-gan": ("gan", {"truncation", "axis_1"}),
+    "builtin-gan": ("gan", {"variety", "axis_1"}),
     "physical:string": ("physical", {"pitch", "pick_position"}),
 }
 

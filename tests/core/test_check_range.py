@@ -42,7 +42,7 @@ def test_a_value_outside_is_named_with_its_range(value, low, high, options, mess
         (GMMConfig, {"covariance_floor": 0.0}, r"covariance_floor 0.0 is outside \(0, 1\]"),
         (HMMConfig, {"states": 1}, "states 1 is outside 2–16"),
         (RNNConfig, {"group": 20}, "group 20 is outside 1–16 frames"),
-        (GANConfig, {"learning_rate": 0.5}, r"learning_rate 0.5 is outside \(0, 0.01\]"),
+        (GANConfig, {"gan_learning_rate": 0.5}, r"gan_learning_rate 0.5 is outside \(0, 0.01\]"),
     ],
 )
 def test_family_configs_keep_their_messages(config, setting, message) -> None:

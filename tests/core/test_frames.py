@@ -1,4 +1,4 @@
-"""Frame features shared by the gmm, hmm, rnn and gan: levels to features and back."""
+"""Frame features shared by the gmm, hmm and rnn: levels to features and back."""
 
 from __future__ import annotations
 
