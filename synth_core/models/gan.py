@@ -143,8 +143,11 @@ class GANConfig(SpectralConfig):
         check_range("reach", self.reach, 0, 1, open_low=True)
 
 
-# the autoencoder's presets and the matrix's tiny size, plus a small GAN for the latter
-PRESETS: dict[str, dict[str, Any]] = SPECTRAL_PRESETS
+# the autoencoder's presets (a quick model has smaller GAN networks too: they are a fifth of a
+# quick starter's weights at width 256) and the matrix's tiny size, plus a small GAN for the latter
+PRESETS: dict[str, dict[str, Any]] = SPECTRAL_PRESETS | {
+    "quick": SPECTRAL_PRESETS["quick"] | {"hidden": 128}
+}
 TINY: dict[str, Any] = SPECTRAL_TINY | {"hidden": 16, "noise": 4, "neighbours": 2, "gan_batch": 4}
 
 VARIETY = Control(
