@@ -330,6 +330,7 @@ class GANModel(SpectralAutoencoder):
             "move": float(alpha.detach().mean()),
         }
 
+    @torch.no_grad()
     def end(self, clips: Any) -> None:
         """The autoencoder's end (final latents, texture), then the sliders: main axes of the
         generator's draws, each named after the descriptor its renders follow most."""
@@ -344,21 +345,15 @@ class GANModel(SpectralAutoencoder):
         anchors = anchors.to(device)
         draws = self.place(anchors, self.moves(self.generator_ema, anchors, z.to(device)))
         pitches = self.train_pitches[anchors] if bool(self.pitched) else None
-        audio = torch.cat(
-            [
-                safe_audio(
-                    self.render(
-                        self.decode(
-                            draws[i : i + 32], None if pitches is None else pitches[i : i + 32]
-                        )
-                    )
-                )
-                for i in range(0, AXIS_DRAWS, 32)
-            ]
-        ).cpu()
-        pitch = pitches.cpu() if pitches is not None else torch.full((AXIS_DRAWS,), float("nan"))
-        values = dsp.descriptors(audio, self.sample_rate, pitch)
-        self.axes = latent.fit_axes(draws, {k: v.cpu() for k, v in values.items()})
+        parts: dict[str, list[Tensor]] = {}
+        for i in range(0, AXIS_DRAWS, 32):  # rendered and described 32 at a time (memory)
+            pitch = None if pitches is None else pitches[i : i + 32]
+            audio = safe_audio(self.render(self.decode(draws[i : i + 32], pitch))).cpu()
+            known = torch.full((audio.shape[0],), float("nan")) if pitch is None else pitch.cpu()
+            for name, value in dsp.descriptors(audio, self.sample_rate, known).items():
+                parts.setdefault(name, []).append(value.cpu())
+        values = {name: torch.cat(value) for name, value in parts.items()}
+        self.axes = latent.fit_axes(draws, values)
         self.axes = latent.LatentAxes(*(t.to(device) for t in vars(self.axes).values()))
 
     # playing ---------------------------------------------------------------------------------
