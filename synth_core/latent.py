@@ -239,12 +239,18 @@ def neighbour_draw(
         variation = float(values.get("variation", 1.0))
         mix = torch.rand(n, 1, generator=generator) * 0.5 * variation
         chosen = chosen + mix.to(latents.device) * (latents[pick] - chosen)
-    offsets = torch.zeros(n, latents.shape[1])
+    return chosen + slider_offset(axes, values).to(latents.device), anchors
+
+
+def slider_offset(axes: LatentAxes, values: Mapping[str, float]) -> Tensor:
+    """``[D]``: where the ``axis_k`` sliders in ``values`` move a latent, ``value × σ_k`` along
+    PCA axis k each (on the CPU)."""
+    offset = torch.zeros(axes.components.shape[1])
     for name, value in values.items():
         if name.startswith("axis_"):
             axis = int(name.split("_", 1)[1]) - 1
-            offsets += float(value) * (axes.scales[axis] * axes.components[axis]).cpu()
-    return chosen + offsets.to(latents.device), anchors
+            offset += float(value) * (axes.scales[axis] * axes.components[axis]).cpu()
+    return offset
 
 
 def slerp(a: Tensor, b: Tensor, t: float | Tensor) -> Tensor:

@@ -276,8 +276,9 @@ class GANModel(SpectralAutoencoder):
             rows = rows.to(self.train_latents.device)
             if len(rows) and int(rows.max()) < self.train_latents.shape[0]:
                 self.train_latents[rows] = encoded
-        # the neighbours follow the latents about every epoch of 8-clip batches
-        if int(self.steps_done) % max(1, self.train_latents.shape[0] // 8) == 0:
+        # the neighbours follow the latents about once an epoch
+        epoch = self.train_latents.shape[0] // int(self.config.batch_size)
+        if int(self.steps_done) % max(1, epoch) == 0:
             self._refresh_table()
         gan: dict[str, float] = {}
         for _ in range(int(self.config.gan_steps)):
@@ -334,10 +335,9 @@ class GANModel(SpectralAutoencoder):
         }
 
     @torch.no_grad()
-    def end(self, clips: Any) -> None:
-        """The autoencoder's end (final latents, texture), then the sliders: main axes of the
-        generator's draws, each named after the descriptor its renders follow most."""
-        super().end(clips)
+    def fit_sliders(self, clips: Any) -> None:
+        """The sliders: main axes of the generator's draws from the final latents, each named
+        after the descriptor its renders follow most."""
         self._refresh_table()
         if self.train_latents.shape[0] < 2:
             return
@@ -376,12 +376,7 @@ class GANModel(SpectralAutoencoder):
         anchors = latent.seeded_anchors(count, seed, n, generator).to(device)
         z = torch.randn(n, int(self.config.noise), generator=generator) * float(values["variety"])
         draws = self.place(anchors, self.moves(self.generator_ema, anchors, z.to(device)))
-        offsets = torch.zeros_like(draws)
-        for name, value in values.items():
-            if name.startswith("axis_"):
-                axis = int(name.split("_", 1)[1]) - 1
-                offsets += float(value) * self.axes.scales[axis] * self.axes.components[axis]
-        return draws + offsets, anchors.cpu()
+        return draws + latent.slider_offset(self.axes, values).to(device), anchors.cpu()
 
     # state -----------------------------------------------------------------------------------
 

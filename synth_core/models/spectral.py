@@ -388,19 +388,24 @@ class SpectralAutoencoder(nn.Module):
         self.pca_scale.copy_(scale.clamp_min(1e-3))
 
     def end(self, clips: Any) -> None:
-        """Fit the PCA axes of the training latents and name them by descriptor."""
+        """The training clips' final latents, then the sliders (:meth:`fit_sliders`) and the
+        texture (:meth:`fit_texture`)."""
         device = self.bin_mean.device
         latents = []
         for start in range(0, len(clips), 64):
             audio = clips.audio[start : start + 64].to(device)
             pitch = clips.pitch[start : start + 64]
             latents.append(self.encode(audio, pitch=pitch).cpu())
-        values = dsp.descriptors(clips.audio, clips.sample_rate, clips.pitch)
         self.train_latents = torch.cat(latents).to(device)
         if bool(self.pitched):  # aligned with train_latents, NaN where a clip has no label
             self.train_pitches = clips.pitch.float().clone().to(device)
-        self.axes = latent.fit_axes(self.train_latents, {k: v.cpu() for k, v in values.items()})
+        self.fit_sliders(clips)
         self.fit_texture(clips.audio)
+
+    def fit_sliders(self, clips: Any) -> None:
+        """The sliders' axes: PCA of the training latents, named by the clips' descriptors."""
+        values = dsp.descriptors(clips.audio, clips.sample_rate, clips.pitch)
+        self.axes = latent.fit_axes(self.train_latents, {k: v.cpu() for k, v in values.items()})
 
     # texture -----------------------------------------------------------------------------------
 
