@@ -3,7 +3,7 @@
     .venv/bin/python bench/physical_report.py [--quick]
 
 1. Worst pitch error (cents) over MIDI 36–96 in semitone steps and worst T60 error (%) per
-   instrument, measured with the same estimators as tests/core/test_physical.py.
+   instrument, measured with the estimators of synth_core/benchmarks/physical.py (as the tests).
 2. Sound matching on sounds the instruments made with hidden settings: chosen instrument, pitch
    error (cents) and multi-resolution STFT distance after search and after gradient steps.
 3. Sound matching on clips no instrument made (additive, FM, filtered noise, a sawtooth pluck).
@@ -22,11 +22,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from synth_core.benchmarks.physical import cents, hz, measured_hz, measured_t60  # noqa: E402
 from synth_core.models.base import Batch  # noqa: E402
 from synth_core.models.physical import INSTRUMENT_TABLE, PhysicalConfig, PhysicalModel  # noqa: E402
 from synth_core.models.physical.common import finish  # noqa: E402
 from synth_core.models.physical.matching import positions_to_params  # noqa: E402
-from tests.core.test_physical import cents, hz, measured_hz, measured_t60  # noqa: E402
 
 SR = 44100
 

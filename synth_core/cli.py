@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reconstruct": ("synth_core.runs", "cli_reconstruct"),
     "evaluate": ("synth_core.evaluate", "cli_evaluate"),
     "export-model": ("synth_core.export", "cli_export_model"),
-    "bench": ("synth_core.bench", "cli_bench"),
+    "bench": ("synth_core.benchmarks.command", "cli_bench"),
 }
 
 

@@ -96,12 +96,6 @@ def morph_values(
     return mixed
 
 
-def nearest_corner(x: float, y: float) -> int:
-    """Index of the corner with the largest weight at ``x``, ``y``."""
-    weights = morph_weights(x, y)
-    return max(range(4), key=lambda k: weights[k])
-
-
 @dataclass(frozen=True)
 class Preset:
     """A saved slider state of one model."""
@@ -167,60 +161,3 @@ def load_preset(
     except ModelConfigError as error:
         raise ModelConfigError(f"the preset does not fit this model: {error}", path=path) from None
     return preset
-
-
-def slider_latency_ms(model: object, *, moves: int = 40, seed: int = 0) -> tuple[float, float]:
-    """Median and 95th-percentile time, ms, from a slider move to the new sound in memory.
-
-    Each call moves one control (taking turns) to a new position and renders one sound, as the
-    explore panel's worker does for every slider change; the seed stays fixed.
-    """
-    from synth_core.bench import latency_ms
-
-    controls = model.controls()
-    values = resolve_values(controls, None)
-    pitch = 60.0 if accepts_pitch(model) else None
-    state = {"i": 0}
-
-    def move() -> None:
-        i = state["i"]
-        state["i"] += 1
-        control = controls[i % len(controls)]
-        values[control.name] = control.from_normalised((0.37 * (i + 1)) % 1.0)
-        with torch.no_grad():
-            model.generate(values, n=1, seed=seed, pitch=pitch)
-
-    return latency_ms(move, repeats=moves, warmup=2)
-
-
-def bench_slider_latency(models: Sequence[str] | None = None) -> list[Any]:
-    """``BenchResult`` rows of :func:`slider_latency_ms` for the starter models and a physical
-    string (what the app opens on launch), rendered with :data:`APP_TORCH_THREADS` threads."""
-    from synth_core.bench import BenchResult
-    from synth_core.runs import RESOURCES_MODELS, load_model
-
-    if models is None:
-        starters = sorted(
-            p.name for p in RESOURCES_MODELS.glob("*") if (p / "model.json").is_file()
-        )
-        models = [*starters, "physical:string"]
-    results = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(APP_TORCH_THREADS)  # as the app renders (app/studio.py)
-    try:
-        measured = [(model_id, load_model(model_id)) for model_id in models]
-        timings = [(model_id, model, *slider_latency_ms(model)) for model_id, model in measured]
-    finally:
-        torch.set_num_threads(threads)
-    for model_id, model, median, p95 in timings:
-        results.append(
-            BenchResult(
-                "studio",
-                model_id,
-                "slider→sound latency p95",
-                p95,
-                "ms",
-                {"median ms": round(median, 1), "family": model.family},
-            )
-        )
-    return results

@@ -7,7 +7,7 @@ new sounds come from a Gaussian fitted to the training latents (the PCA axes the
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from synth_core.models import Family, register
 from synth_core.models.spectral import (
@@ -15,7 +15,6 @@ from synth_core.models.spectral import (
     SPECTRAL_TINY,
     SpectralAutoencoder,
     SpectralConfig,
-    bench_spectral,
 )
 
 # vae and cnn share one representation, so they share their presets and the matrix's tiny size
@@ -28,11 +27,6 @@ class CNNModel(SpectralAutoencoder):
     config_class: ClassVar[type[SpectralConfig]] = SpectralConfig
     variational: ClassVar[bool] = False
     PRESETS: ClassVar[dict[str, dict]] = PRESETS
-
-
-def bench(options: Any) -> list[Any]:
-    """``timbrelab bench --family cnn``: see :func:`synth_core.models.spectral.bench_spectral`."""
-    return bench_spectral("cnn", options)
 
 
 register(

@@ -88,7 +88,6 @@ from synth_core.models.spectral import (
     SPECTRAL_TINY,
     SpectralAutoencoder,
     SpectralConfig,
-    bench_spectral,
 )
 
 # draws whose latents give the sliders' axes (their PCA) and names (descriptors of their renders)
@@ -412,11 +411,6 @@ class GANModel(SpectralAutoencoder):
 
     def _optimizers(self) -> tuple[tuple[str, torch.optim.Optimizer], ...]:
         return (("ae", self.optimizer), ("g", self.g_optimizer), ("d", self.d_optimizer))
-
-
-def bench(options: Any) -> list[Any]:
-    """``timbrelab bench --family gan``: see :func:`synth_core.models.spectral.bench_spectral`."""
-    return bench_spectral("gan", options)
 
 
 register(

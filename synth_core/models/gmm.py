@@ -36,7 +36,6 @@ from synth_core.models.base import (
 from synth_core.models.frames import (
     FrameConfig,
     FrameFamily,
-    bench_frame_family,
     kmeans,
     pca,
     transpose,
@@ -300,11 +299,6 @@ def _match_length(audio: Tensor, samples: int) -> Tensor:
     if audio.shape[-1] >= samples:
         return audio[..., :samples]
     return torch.nn.functional.pad(audio, (0, samples - audio.shape[-1]))
-
-
-def bench(options: Any) -> list[Any]:
-    """``timbrelab bench --family gmm``: see :func:`synth_core.models.frames.bench_frame_family`."""
-    return bench_frame_family(GMMModel, options, steps=5)
 
 
 register(

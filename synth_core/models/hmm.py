@@ -42,7 +42,6 @@ from synth_core.models.frames import (
     NAMED_BELOW_R,
     FrameConfig,
     FrameFamily,
-    bench_frame_family,
     kmeans,
     name_axes,
     pca,
@@ -476,11 +475,6 @@ class HMMModel(FrameFamily):
         if rebuilt.shape[-1] < audio.shape[-1]:
             rebuilt = torch.nn.functional.pad(rebuilt, (0, audio.shape[-1] - rebuilt.shape[-1]))
         return rebuilt[..., : audio.shape[-1]]
-
-
-def bench(options: Any) -> list[Any]:
-    """``timbrelab bench --family hmm``: see :func:`synth_core.models.frames.bench_frame_family`."""
-    return bench_frame_family(HMMModel, options, steps=5)
 
 
 register(

@@ -54,7 +54,6 @@ from synth_core.models.base import (
 from synth_core.models.frames import (
     FrameConfig,
     FrameFamily,
-    bench_frame_family,
     padded_pca,
     transpose,
 )
@@ -522,11 +521,6 @@ def read_primer(path: str | Path, *, sample_rate: int, hop: int) -> Tensor:
             path=path,
         )
     return torch.from_numpy(clip.samples.copy())
-
-
-def bench(options: Any) -> list[Any]:
-    """``timbrelab bench --family rnn``: see :func:`synth_core.models.frames.bench_frame_family`."""
-    return bench_frame_family(RNNModel, options, steps=5)
 
 
 register(

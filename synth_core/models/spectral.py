@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import logging
 import math
-import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -726,70 +725,3 @@ def kl_divergence(mean: Tensor, logvar: Tensor, *, free_bits: float) -> Tensor:
     at ≥ ``free_bits`` nats so the optimiser gains nothing by collapsing it (Kingma et al., 2016)."""
     per_dim = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean(0)
     return torch.clamp(per_dim, min=free_bits).sum()
-
-
-def bench_spectral(family_name: str, options: Any) -> list[Any]:
-    """``timbrelab bench`` numbers for a spectral family (see :mod:`synth_core.bench`).
-
-    The model is untrained but has fitted latents (from a few synthetic clips), so generation
-    takes the same path and time as a trained one: neighbour draw → network → rendering.
-    """
-    from synth_core.bench import BenchResult, latency_ms, real_time_factor, timings
-    from synth_core.dataset import ClipSet
-    from synth_core.train import build_learner
-
-    model = build_learner(family_name)
-    cfg = model.config
-    generator = torch.Generator().manual_seed(0)
-    t = torch.arange(cfg.clip_samples) / cfg.sample_rate
-    notes = torch.arange(16) + 48.0
-    tones = torch.sin(2 * math.pi * dsp.midi_to_hz(notes)[:, None] * t) * torch.exp(-4 * t)
-    noise = 0.05 * torch.randn(tones.shape, generator=generator)
-    clips = ClipSet(0.3 * tones + noise, notes, [f"c{i}" for i in range(16)], cfg.sample_rate)
-    model.begin(clips)
-    model.eval()
-    model.end(clips)
-    results = []
-    for batch in options.batches:
-        rtf, median = real_time_factor(
-            lambda batch=batch: model.generate(n=batch, seed=0),
-            batch * cfg.clip_seconds,
-            repeats=options.repeats,
-            warmup=options.warmup,
-        )
-        results.append(
-            BenchResult(
-                family_name, "default", f"generate RTF, batch {batch}", rtf, "x real time",
-                {"ms per call": round(1000 * median, 2)},
-            )
-        )  # fmt: skip
-    position = iter(torch.linspace(-3, 3, 64).tolist() * 4)
-    p50, p95 = latency_ms(lambda: model.generate({"axis_1": next(position)}, n=1, seed=0))
-    results.append(
-        BenchResult(
-            family_name, "default", "slider → audio p95", p95, "ms", {"median ms": round(p50, 2)}
-        )
-    )
-    z = model.train_latents[:1]
-    with torch.no_grad():
-        spec = model.decode(z)
-        network = statistics.median(timings(lambda: model.decode(z), repeats=options.repeats))
-        rendering = statistics.median(timings(lambda: model.render(spec), repeats=options.repeats))
-    results.append(
-        BenchResult(family_name, "default", "decode one clip: network", 1000 * network, "ms")
-    )
-    results.append(
-        BenchResult(
-            family_name, "default", "decode one clip: rendering", 1000 * rendering, "ms",
-            {"Griffin-Lim iterations": cfg.render_iterations},
-        )
-    )  # fmt: skip
-    batch = Batch(clips.audio[: cfg.batch_size], clips.pitch[: cfg.batch_size])
-    step = statistics.median(timings(lambda: model.step(batch), repeats=3, warmup=1))
-    results.append(
-        BenchResult(
-            family_name, "default", "training throughput", cfg.batch_size / step, "clips/s",
-            {"ms per step": round(1000 * step, 1), "batch": cfg.batch_size},
-        )
-    )  # fmt: skip
-    return results

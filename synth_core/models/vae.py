@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from torch import Tensor
 
@@ -27,7 +27,6 @@ from synth_core.models.spectral import (
     SPECTRAL_TINY,
     SpectralAutoencoder,
     SpectralConfig,
-    bench_spectral,
 )
 
 
@@ -78,11 +77,6 @@ class VAEModel(SpectralAutoencoder):
 
     def total(self, terms: Mapping[str, Tensor]) -> Tensor:
         return super().total(terms) + self.kl_scale() * terms["kl"]
-
-
-def bench(options: Any) -> list[Any]:
-    """``timbrelab bench --family vae``: see :func:`synth_core.models.spectral.bench_spectral`."""
-    return bench_spectral("vae", options)
 
 
 register(

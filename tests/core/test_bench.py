@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from synth_core.bench import BenchOptions, BenchResult, real_time_factor, run_bench
+from synth_core.benchmarks.families import BENCHES, run_bench
+from synth_core.benchmarks.measure import (
+    BenchOptions,
+    BenchResult,
+    real_time_factor,
+    timings,
+)
 from synth_core.cli import main
 
 
@@ -34,24 +40,27 @@ def test_real_time_factor_is_audio_seconds_over_median_call_time():
 def test_timings_take_at_least_the_repeats_asked_for_slow_calls():
     import time
 
-    from synth_core.bench import timings
-
     seconds = timings(lambda: time.sleep(0.02), repeats=3, warmup=0, min_seconds=0.05)
     assert len(seconds) == 3 and min(seconds) >= 0.02
 
 
 def test_bench_command_prints_a_table_and_json(monkeypatch, capsys):
-    from synth_core import bench
-    from synth_core.models.physical import bench as physical_bench
+    from synth_core.benchmarks import physical
 
-    # The real physical bench, registered through the plug-in point at a tiny size.
+    # The real physical bench, in the family table at a tiny size.
     def tiny(options: BenchOptions) -> list[BenchResult]:
-        return physical_bench(BenchOptions(seconds=0.05, batches=(1,), repeats=1))
+        return physical.bench(BenchOptions(seconds=0.05, batches=(1,), repeats=1))
 
-    monkeypatch.setitem(bench.BENCHES, "physical", tiny)
+    monkeypatch.setitem(BENCHES, "physical", tiny)
     assert main(["bench", "--family", "physical", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {r["subject"] for r in report["results"]} >= {"string", "tube", "process"}
     assert report["threads"] >= 1
     assert main(["bench", "--family", "physical"]) == 0
     assert "RTF, batch 1" in capsys.readouterr().out
+
+
+def test_every_family_in_the_bench_table_is_a_registered_family():
+    from synth_core.models.base import FAMILY_NAMES
+
+    assert set(BENCHES) <= set(FAMILY_NAMES)

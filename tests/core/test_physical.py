@@ -2,20 +2,20 @@
 
 Pitch is measured, never read back from the synthesis parameters: the parabolic-interpolated peak
 of a long zero-padded FFT over the steady part of each note. Decay is measured on the first
-partial: heterodyne it to DC, low-pass it, fit a line to the dB envelope.
+partial: heterodyne it to DC, low-pass it, fit a line to the dB envelope. Both estimators live in
+:mod:`synth_core.benchmarks.physical`, which ``bench/physical_report.py`` prints them with.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import pytest
-import scipy.signal
 import soundfile as sf
 import torch
 
+from synth_core.benchmarks.physical import cents, hz, measured_hz, measured_t60
 from synth_core.errors import ModelConfigError
 from synth_core.models import get_family
 from synth_core.models.base import Learner, SoundModel
@@ -40,51 +40,6 @@ def one_thread():
 
 
 NOTES = list(range(36, 97, 5))  # C2 … C7, every fifth semitone
-
-
-def hz(midi: float) -> float:
-    return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
-
-
-def measured_hz(
-    audio: np.ndarray, near: float, *, start: float = 0.3, length: float = 0.5, rate: int = SR
-) -> float:
-    """Frequency of the strongest peak within half a semitone of ``near``: Hann window over
-    ``start``…``start + length`` s, zero-padded to 2^20 points (0.04 Hz bins, about 47 times the
-    segment), parabolic interpolation of the log magnitude (error far below 0.01 cent)."""
-    segment = np.asarray(audio, dtype=np.float64)[int(start * rate) : int((start + length) * rate)]
-    size = 1 << 20
-    spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment)), size))
-    freqs = np.arange(len(spectrum)) * rate / size
-    band = np.flatnonzero((freqs > near * 2 ** (-0.5 / 12)) & (freqs < near * 2 ** (0.5 / 12)))
-    i = band[np.argmax(spectrum[band])]
-    a, b, c = np.log(spectrum[i - 1 : i + 2])
-    return (i + 0.5 * (a - c) / (a - 2 * b + c)) * rate / size
-
-
-def cents(measured: float, target: float) -> float:
-    return 1200.0 * math.log2(measured / target)
-
-
-def measured_t60(audio: np.ndarray, partial_hz: float, *, start: float = 0.1) -> float:
-    """T60 (s) of one partial: mix it down to DC, low-pass with an 8-period Blackman-Harris
-    window (sidelobes -92 dB, so other partials do not leak in), fit dB against time over the
-    first 40 dB of fall."""
-    x = np.asarray(audio, dtype=np.float64)
-    n = np.arange(len(x))
-    base = x * np.exp(-2j * np.pi * partial_hz * n / SR)
-    width = int(8 * SR / partial_hz) | 1
-    window = scipy.signal.windows.blackmanharris(width)
-    envelope = np.abs(np.convolve(base, window / window.sum(), mode="valid"))
-    t = (np.arange(len(envelope)) + width // 2) / SR
-    db = 20 * np.log10(envelope + 1e-300)
-    after = t > start
-    top = db[after].max()
-    fallen = np.flatnonzero(after & (db < top - 40))
-    stop = fallen[0] if len(fallen) else len(db)
-    fit = after & (np.arange(len(db)) < stop)
-    slope = np.polyfit(t[fit], db[fit], 1)[0]
-    return -60.0 / slope
 
 
 def render(name: str, settings: dict[str, list[float] | float], *, seconds: float) -> np.ndarray:

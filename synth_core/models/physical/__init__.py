@@ -15,14 +15,12 @@ from synth_core.models.physical.model import (
     PhysicalModel,
     instrument_model,
 )
-from synth_core.models.physical.speed import bench
 
 __all__ = [
     "INSTRUMENTS",
     "INSTRUMENT_TABLE",
     "PhysicalConfig",
     "PhysicalModel",
-    "bench",
     "instrument_model",
 ]
 

@@ -1,0 +1,14 @@
+"""``timbrelab bench``: speed and memory numbers, printed, never asserted.
+
+One module per subject, all measured with the helpers of :mod:`~synth_core.benchmarks.measure`
+so numbers from different subjects mean the same thing:
+
+- :mod:`~synth_core.benchmarks.families`: every family's generation real-time factor, slider
+  latency and training step time, and :func:`~synth_core.benchmarks.families.run_bench`;
+- :mod:`~synth_core.benchmarks.physical`: the physical instruments' speed, the cost of sound
+  matching, and the pitch and decay estimators their accuracy is measured with;
+- :mod:`~synth_core.benchmarks.slider`: slider → sound latency of the models the app opens;
+- :mod:`~synth_core.benchmarks.command`: the ``timbrelab bench`` command.
+
+Nothing in the library imports this package, so measuring code never sits on a model's path.
+"""
