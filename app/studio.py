@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox, QWidget
 
 from app import model_library
 from app.dialogs.export import ExportDialog
@@ -28,7 +28,9 @@ from synth_core.errors import TimbreLabError
 from synth_core.studio import APP_TORCH_THREADS
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.panels.dataset import DatasetPanel
+    from app.settings import AppSettings
+    from app.views.sound_view import SoundView
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,41 @@ LAST_MODEL_KEY = "models/last"
 FALLBACK_MODEL = "physical:string"
 
 
+class StudioWindow(Protocol):
+    """What the studio needs of the window that hosts it (:class:`app.main_window.MainWindow`,
+    a ``QMainWindow``): declared here so the studio does not import the window that creates it."""
+
+    settings: AppSettings
+    file_menu: QMenu
+    quit_action: QAction
+    dataset_panel: DatasetPanel
+    sound_view: SoundView
+
+    def add_panel(
+        self,
+        panel: QWidget,
+        title: str,
+        area: Qt.DockWidgetArea = ...,
+        *,
+        object_name: str | None = None,
+        shortcut: QKeySequence | None = None,
+    ) -> QDockWidget: ...
+
+    def tabifyDockWidget(self, first: QDockWidget, second: QDockWidget) -> None: ...
+
+    def show_status(self, text: str) -> None: ...
+
+    def show_sound(
+        self, samples: np.ndarray, sample_rate: int, *, title: str = "", play: bool = True
+    ) -> None: ...
+
+    def open_folder(self, folder: str | Path, *, select: str | Path | None = None) -> None: ...
+
+
 class Studio(QObject):
     """Everything between "drop sounds" and "export a pack", hosted by ``window``."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: StudioWindow) -> None:
         super().__init__(window)
         torch.set_num_threads(APP_TORCH_THREADS)  # see synth_core.studio.APP_TORCH_THREADS
         self.window = window
