@@ -1,4 +1,4 @@
-"""Latent maps: PCA axes that explain themselves, interpolation, the XY pad and presets.
+"""Latent maps: PCA axes that explain themselves, and new latents drawn among the training ones.
 
 A family with a latent space fits :class:`LatentAxes` to its training latents after training:
 principal axes, most variance first, each in units of its own standard deviation (σ) and named
@@ -8,25 +8,21 @@ The GUI then shows sliders in σ, 0 being the centre of the training sounds.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from synth_core.dsp import DESCRIPTOR_NAMES
-from synth_core.errors import ModelConfigError
-from synth_core.models.base import Control, resolve_values
+from synth_core.models.base import Control
 
 AXIS_RANGE_SIGMA = 3.0
 # The fixed shuffle of training sounds that consecutive seeds start from (seeded_anchors)
 ANCHOR_ORDER_SEED = 20261126
 NAMED_AXES = 16  # only the leading axes become sliders, so only they are named
 MAX_AXES = 64
-PRESETS_FORMAT = 1
 
 
 @dataclass
@@ -251,83 +247,3 @@ def slider_offset(axes: LatentAxes, values: Mapping[str, float]) -> Tensor:
             axis = int(name.split("_", 1)[1]) - 1
             offset += float(value) * (axes.scales[axis] * axes.components[axis]).cpu()
     return offset
-
-
-def slerp(a: Tensor, b: Tensor, t: float | Tensor) -> Tensor:
-    """Spherical interpolation between latents ``a`` and ``b`` (Shoemake, 1985), ``t`` in 0–1.
-
-    Falls back to linear interpolation when they are (anti)parallel.
-    """
-    t = torch.as_tensor(t, dtype=a.dtype, device=a.device)
-    a_n = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    b_n = b / b.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    omega = torch.acos((a_n * b_n).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
-    sin = torch.sin(omega)
-    linear = (1 - t) * a + t * b
-    spherical = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / sin.clamp_min(1e-7)
-    return torch.where(sin.abs() < 1e-4, linear, spherical)
-
-
-def xy_blend(corners: Sequence[Mapping[str, float]], x: float, y: float) -> dict[str, float]:
-    """Bilinear mix of four control settings on an XY pad.
-
-    Parameters
-    ----------
-    corners : four mappings of control name to value
-        Top-left, top-right, bottom-left, bottom-right.
-    x, y : float
-        Pad position, 0–1 (x to the right, y downwards); clamped.
-    """
-    if len(corners) != 4:
-        raise ModelConfigError(f"an XY pad needs 4 corners, got {len(corners)}")
-    x, y = min(max(float(x), 0.0), 1.0), min(max(float(y), 0.0), 1.0)
-    weights = ((1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y)
-    names = set().union(*(c.keys() for c in corners))
-    missing = [n for n in names if any(n not in c for c in corners)]
-    if missing:
-        raise ModelConfigError(f"XY corners disagree on control(s) {sorted(missing)}")
-    return {n: sum(w * float(c[n]) for w, c in zip(weights, corners, strict=True)) for n in names}
-
-
-def save_presets(
-    path: str | Path, presets: Mapping[str, Mapping[str, float]], *, family: str
-) -> Path:
-    """Write named control settings as JSON: ``{"format": 1, "family": ..., "presets": {...}}``."""
-    from synth_core.checkpoint import atomic_write_json
-
-    path = Path(path)
-    data = {
-        "format": PRESETS_FORMAT,
-        "family": family,
-        "presets": {
-            name: {k: float(v) for k, v in values.items()} for name, values in presets.items()
-        },
-    }
-    atomic_write_json(path, data)
-    return path
-
-
-def load_presets(path: str | Path, controls: list[Control]) -> dict[str, dict[str, float]]:
-    """Read presets written by :func:`save_presets`, each checked against ``controls``.
-
-    Raises
-    ------
-    ModelConfigError
-        Unreadable file, a newer format, or a value a control does not accept (names the preset).
-    """
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-        version = int(data.get("format", 0))
-        raw = data["presets"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ModelConfigError(f"{path}: not a presets file ({error})") from None
-    if version > PRESETS_FORMAT:
-        raise ModelConfigError(f"{path}: presets format {version} is newer than this Timbre Lab")
-    presets = {}
-    for name, values in raw.items():
-        try:
-            presets[name] = resolve_values(controls, values)
-        except ModelConfigError as error:
-            raise ModelConfigError(f"{path}: preset {name!r}: {error}") from None
-    return presets

@@ -1,13 +1,10 @@
-"""Latent maps a musician can read: named PCA axes, interpolation, the XY pad and presets."""
+"""Latent maps a musician can read: named PCA axes, and draws among the training latents."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from synth_core import latent
-from synth_core.errors import ModelConfigError
-from synth_core.models.base import Control
 
 
 def test_axes_come_in_variance_order_and_are_named_by_the_descriptor_they_follow():
@@ -74,31 +71,3 @@ def test_consecutive_seeds_start_from_every_training_sound_before_any_repeats():
         anchors=singles[:5],
     )
     assert torch.equal(used, singles[:5])
-
-
-def test_slerp_hits_both_ends_and_keeps_the_norm_between_equal_length_latents():
-    a, b = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0])
-    assert torch.allclose(latent.slerp(a, b, 0.0), a) and torch.allclose(latent.slerp(a, b, 1.0), b)
-    assert float(latent.slerp(a, b, 0.5).norm()) == pytest.approx(1.0, abs=1e-5)
-    assert torch.allclose(latent.slerp(a, a, 0.3), a)
-
-
-def test_xy_pad_corners_give_back_their_settings_and_the_centre_averages_them():
-    corners = [{"axis_1": -2.0}, {"axis_1": 2.0}, {"axis_1": 0.0}, {"axis_1": 1.0}]
-    assert latent.xy_blend(corners, 0, 0) == {"axis_1": -2.0}
-    assert latent.xy_blend(corners, 1, 1) == {"axis_1": 1.0}
-    assert latent.xy_blend(corners, 0.5, 0.5) == {"axis_1": pytest.approx(0.25)}
-    with pytest.raises(ModelConfigError, match="4 corners"):
-        latent.xy_blend(corners[:3], 0, 0)
-
-
-def test_presets_round_trip_and_a_bad_value_names_its_preset(tmp_path):
-    controls = [Control("axis_1", "Axis 1", -3, 3, 0, "σ"), Control("variation", "V", 0, 2, 1)]
-    path = latent.save_presets(
-        tmp_path / "p.json", {"bright": {"axis_1": 2.5}, "calm": {"variation": 0.0}}, family="vae"
-    )
-    loaded = latent.load_presets(path, controls)
-    assert loaded["bright"] == {"axis_1": 2.5, "variation": 1.0}
-    latent.save_presets(path, {"wild": {"axis_1": 7.0}}, family="vae")
-    with pytest.raises(ModelConfigError, match="preset 'wild'"):
-        latent.load_presets(path, controls)
