@@ -199,34 +199,42 @@ def _struck(
     return audio + clicks
 
 
-def render_bar(params: Params, *, samples: int, sample_rate: int, generator) -> Tensor:
-    """Free-free bar (glockenspiel/vibraphone-like) struck at ``position``."""
-    ratios = torch.tensor(BAR_RATIOS, dtype=torch.float64)
-    shape = free_bar_shape(params["position"], BAR_BETAS)
+def _struck_bar(
+    ratios: tuple[float, ...],
+    betas: tuple[float, ...],
+    params: Params,
+    *,
+    samples: int,
+    sample_rate: int,
+    generator: torch.Generator,
+    click: float,
+) -> Tensor:
+    """A bar struck at ``position``: modes at ``ratios``, shaped like a free bar's ``betas``."""
     return _struck(
-        ratios,
-        shape,
+        torch.tensor(ratios, dtype=torch.float64),
+        free_bar_shape(params["position"], betas),
         params,
         samples=samples,
         sample_rate=sample_rate,
         generator=generator,
-        click=0.02,
+        click=click,
     )
+
+
+def render_bar(params: Params, *, samples: int, sample_rate: int, generator) -> Tensor:
+    """Free-free bar (glockenspiel/vibraphone-like) struck at ``position``."""
+    return _struck_bar(
+        BAR_RATIOS, BAR_BETAS, params,
+        samples=samples, sample_rate=sample_rate, generator=generator, click=0.02,
+    )  # fmt: skip
 
 
 def render_marimba(params: Params, *, samples: int, sample_rate: int, generator) -> Tensor:
     """Tuned marimba bar; mode shapes approximated by the uniform bar's first three."""
-    ratios = torch.tensor(MARIMBA_RATIOS, dtype=torch.float64)
-    shape = free_bar_shape(params["position"], BAR_BETAS[:3])
-    return _struck(
-        ratios,
-        shape,
-        params,
-        samples=samples,
-        sample_rate=sample_rate,
-        generator=generator,
-        click=0.03,
-    )
+    return _struck_bar(
+        MARIMBA_RATIOS, BAR_BETAS[:3], params,
+        samples=samples, sample_rate=sample_rate, generator=generator, click=0.03,
+    )  # fmt: skip
 
 
 def render_bell(params: Params, *, samples: int, sample_rate: int, generator) -> Tensor:
