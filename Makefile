@@ -17,7 +17,7 @@ APT_PACKAGES := libsndfile1 libportaudio2 pulseaudio pulseaudio-utils libasound2
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install system-packages starter-models bench demo clean
+.PHONY: run test lint format install system-packages starter-models screenshots bench demo clean
 
 install: $(STAMP)
 
@@ -66,6 +66,14 @@ test: system-packages $(STAMP) lint
 starter-models: system-packages $(STAMP)
 	$(BIN)/python -m synth_core.starter
 
+# Tests save their screenshots outside the repository; this redraws the ones kept in docs/.
+SCREENSHOT_TESTS := tests/app/test_explore_screenshots.py tests/app/test_xvfb_window.py \
+	tests/app/test_studio_xvfb.py
+
+screenshots: system-packages $(STAMP)
+	TIMBRELAB_ARTIFACTS=$(CURDIR)/docs/screenshots QT_QPA_PLATFORM=offscreen \
+		$(BIN)/python -m pytest -q $(SCREENSHOT_TESTS)
+
 bench: system-packages $(STAMP)
 	$(BIN)/timbrelab bench
 
@@ -73,4 +81,4 @@ demo: system-packages $(STAMP)
 	$(BIN)/timbrelab demo
 
 clean:
-	rm -rf $(VENV) tests/artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache

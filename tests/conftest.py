@@ -1,4 +1,5 @@
-"""Fixtures for every test: Qt without a display, a private PulseAudio server, an Xvfb display.
+"""Fixtures for every test: Qt without a display, a private PulseAudio server, an Xvfb display,
+and a folder outside the repository for screenshots.
 
 Qt tests run offscreen unless a test starts Xvfb itself (see ``xvfb_display``); the variable is
 set here, before any test imports PySide6, so no test can open a real window by accident.
@@ -11,6 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,17 @@ _PRIVATE_ROOT = tempfile.mkdtemp(prefix="timbrelab-tests-")
 atexit.register(shutil.rmtree, _PRIVATE_ROOT, ignore_errors=True)
 for _name in ("CACHE", "CONFIG", "DATA"):
     os.environ.setdefault(f"TIMBRELAB_{_name}_DIR", os.path.join(_PRIVATE_ROOT, _name.lower()))
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where tests save screenshots for a person to look at: ``$TIMBRELAB_ARTIFACTS`` when set
+    (``make screenshots`` points it at ``docs/screenshots``), else a folder in this session's
+    pytest temporary directory, so running the tests never changes a tracked file."""
+    folder = os.environ.get("TIMBRELAB_ARTIFACTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture

@@ -2,16 +2,13 @@
 
 Every starter model in ``resources/models`` and one physical instrument is loaded into the Explore
 panel the way a user picks it from the model list; the first sound it generates is drawn in the
-sound view. The window is grabbed to ``tests/artifacts/explore_<family>.png`` (offscreen
-rendering, so no X server is needed; ``test_studio_xvfb.py`` covers the real display). Unlike the
-other artifacts these PNGs are committed (``git add -f``), so the README and reviewers can show
-each family's panel; every run redraws them (the status line's latency differs), so commit them
-again only when the panel changed.
+sound view. The window is grabbed to ``explore_<family>.png`` in the ``artifacts_dir`` folder
+(offscreen rendering, so no X server is needed; ``test_studio_xvfb.py`` covers the real display).
+``make screenshots`` writes them to ``docs/screenshots/``, where they are kept for the README and
+reviewers; a plain test run writes them outside the repository.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +16,6 @@ from PySide6.QtGui import QImage
 
 from app.main_window import MainWindow
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "tests" / "artifacts"
 WAIT_MS = 20_000
 
 #: model id -> (family, controls that only that family's panel shows)
@@ -56,11 +51,10 @@ def window(main_window: MainWindow, qtbot) -> MainWindow:
     return main_window
 
 
-def test_each_familys_explore_panel_shows_its_controls_and_plays(qtbot, window):
+def test_each_familys_explore_panel_shows_its_controls_and_plays(qtbot, window, artifacts_dir):
     studio, explore, view = window.studio, window.studio.explore, window.sound_view
     studio.explore_dock.show()
     studio.explore_dock.raise_()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for model_id, (family, expected) in MODELS.items():
         # Both waits are armed before the load, so a fast analysis cannot slip past.
         with (
@@ -86,4 +80,4 @@ def test_each_familys_explore_panel_shows_its_controls_and_plays(qtbot, window):
         qtbot.wait(50)  # let the spectrogram image and the rows lay out before the grab
         image = window.grab().toImage()
         assert image_spread(image) > 20, f"{model_id}: the window grab is nearly blank"
-        assert image.save(str(ARTIFACTS / f"explore_{family}.png"))
+        assert image.save(str(artifacts_dir / f"explore_{family}.png"))

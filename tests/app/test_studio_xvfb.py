@@ -1,6 +1,7 @@
 """The studio in the real window on Xvfb: screenshots of each state for a person to look at.
 
-Saved to ``tests/artifacts/`` (git-ignored): ``studio_first_launch.png`` (a model loaded and its
+Saved to the ``artifacts_dir`` folder (``docs/screenshots/`` under ``make screenshots``, else
+outside the repository): ``studio_first_launch.png`` (a model loaded and its
 sound drawn), ``studio_explore.png`` (sliders moved, a morph in progress),
 ``studio_export_dialog.png`` (the dialog after writing a batch) and ``studio_training.png``
 (training in progress with loss curves). The window runs in a child process
@@ -19,7 +20,6 @@ import pytest
 import soundfile
 
 REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "tests" / "artifacts"
 SHOTS = ("studio_first_launch", "studio_explore", "studio_export_dialog", "studio_training")
 TIMEOUT_MS = 150_000
 TINY_VAE = "channels=16 latent_channels=2 n_controls=4 batch_size=4 clip_seconds=0.5"
@@ -35,11 +35,10 @@ def write_tones(folder: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_studio_states_under_xvfb(xvfb_display, tmp_path):
+def test_studio_states_under_xvfb(xvfb_display, tmp_path, artifacts_dir):
     folder = write_tones(tmp_path / "sounds")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for name in SHOTS:
-        (ARTIFACTS / f"{name}.png").unlink(missing_ok=True)
+        (artifacts_dir / f"{name}.png").unlink(missing_ok=True)
     report_path = tmp_path / "report.json"
     env = xvfb_display.env()
     for name in ("CACHE", "CONFIG", "DATA"):
@@ -50,7 +49,7 @@ def test_studio_states_under_xvfb(xvfb_display, tmp_path):
             "-m",
             "tests.app.test_studio_xvfb",
             str(folder),
-            str(ARTIFACTS),
+            str(artifacts_dir),
             str(report_path),
         ],
         cwd=REPO,
@@ -67,7 +66,7 @@ def test_studio_states_under_xvfb(xvfb_display, tmp_path):
     assert report["loss_points"] >= 2
     assert (tmp_path / "exports").is_dir()
     for name in SHOTS:
-        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
+        assert (artifacts_dir / f"{name}.png").stat().st_size > 10_000, name
 
 
 def _child(folder: str, artifacts: str, report_path: str) -> int:

@@ -1,6 +1,7 @@
 """The real window on a real (virtual) X server, with a screenshot for a person to look at.
 
-The screenshot is saved to ``tests/artifacts/main_window.png`` (git-ignored).
+The screenshot is saved as ``main_window.png`` in the ``artifacts_dir`` folder
+(``docs/screenshots/`` under ``make screenshots``, else outside the repository).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from PySide6.QtGui import QImage
 from tests.support.sounds import write_sound_folder
 
 REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "tests" / "artifacts"
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,10 @@ def image_array(image: QImage) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_real_window_under_xvfb_shows_a_loaded_folder(xvfb_display, tmp_path):
+def test_real_window_under_xvfb_shows_a_loaded_folder(xvfb_display, tmp_path, artifacts_dir):
     folder = write_sound_folder(tmp_path / "sounds")
     sf.write(folder.root / "a harmonic pluck__p45.wav", harmonic_pluck(), 44100)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    png, report_path = ARTIFACTS / "main_window.png", tmp_path / "report.json"
+    png, report_path = artifacts_dir / "main_window.png", tmp_path / "report.json"
     png.unlink(missing_ok=True)
     env = xvfb_display.env()
     env["TIMBRELAB_T0"] = repr(time.time())
