@@ -1,8 +1,8 @@
 """A DDSP-style partials-plus-filtered-noise synthesiser and the analysis that feeds it.
 
-DESIGN.md places the harmonic-plus-noise synthesiser in ``render.py``; that module belongs to the
-Griffin-Lim work of issue 5, so the synthesiser and its analysis live here. The gmm, hmm and rnn
-families describe a sound as :class:`Frames` and render it with :func:`synthesize`.
+:mod:`synth_core.render` turns spectrograms back into audio for the spectral families; this is
+the other renderer, with the analysis that feeds it: the gmm, hmm and rnn families describe a
+sound as :class:`Frames` and render it with :func:`synthesize`.
 
 A sound is a sum of sinusoidal partials plus noise shaped by a bank of mel-spaced bands, in the
 spirit of DDSP (Engel et al., 2020, "DDSP: Differentiable Digital Signal Processing"). The

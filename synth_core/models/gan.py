@@ -14,51 +14,21 @@ generator makes near-copies. Critic: ``D(l, c_i)``, which sees sound i itself or
 neighbours as real examples for ``c_i`` (instance conditioning, Casanova et al., 2021,
 "IC-GAN"). Loss: the non-saturating GAN loss with an R1 penalty on real examples (Mescheder et
 al., 2018), and a mode-seeking term (Mao et al., 2019, "MSGAN", weight ``diversity``) that
-rewards two noise draws for one sound for landing apart; without it the generator ignores z
-(below). Sounds are drawn from
-an exponential moving average of the generator's weights (``ema``), which smooths the
-oscillation of its last steps (Yazıcı et al., 2019).
+rewards two noise draws for one sound for landing apart; without it the generator ignores z.
+Sounds are drawn from an exponential moving average of the generator's weights (``ema``), which
+smooths the oscillation of its last steps (Yazıcı et al., 2019).
 
 Training: each step is one autoencoder step on a batch, whose encoder latents replace those
 clips' rows of the table the GAN learns from, then ``gan_steps`` critic + generator steps on
 that table (two small MLPs). The GAN so follows the latents as the autoencoder learns them, a
 run resumes from its checkpoint alone, and one budget covers both.
 
-Why moves towards neighbours, why bounded, and why the mode-seeking term. Measured over the
-latents of 10-minute autoencoders (20 000 GAN steps, 1-NN two-sample accuracy on the built-in
-test split as ``timbrelab evaluate`` computes it; 0.5 = indistinguishable). For scale, through
-the same decoder: the training latents decoded as they are (copies) score 0.665–0.687, the
-cnn's neighbour draws 0.679–0.703. "Novelty" is a draw's distance to the nearest training
-latent over its sound's nearest-neighbour distance, "spread" the distance between two draws
-for one sound in the same units (the cnn's neighbour draws: 0.29 and 0.30).
-
-- A free generator over the latents' 32–128 principal axes: 0.88–0.96. Its draws were pulled
-  halfway to the mean of the latents, where the decoder makes sounds between kinds; a few
-  hundred points do not teach a GAN the shape of a latent of hundreds of dimensions.
-- Moves up to the whole way to each neighbour (a sigmoid each): 0.74–0.78 without a moving
-  average; with one, 0.797 (every draw a blend of all five neighbours) or, starting from
-  copies, 0.716 over 10 seeds.
-- A softmax with the whole way in reach: 0.736, novelty 0.002 — the GAN had learned what a
-  critic of a few hundred points teaches, to copy a neighbour exactly; copies of neighbours
-  repeat some sounds and leave others out. Half-way in reach: 0.730, novelty 0.55 (it moves
-  as far as it may).
-- A quarter of the way in reach, 5 neighbours, no mode-seeking term: 0.706 ± 0.029 over 10
-  seeds, trained as this module trains — and spread 0.00: the generator had collapsed onto one
-  move per sound (always towards its 5th neighbour) and ignored z. With 3 neighbours it
-  collapsed the same way (0.683).
-- The same with 3 neighbours and the mode-seeking term (this default): 0.686 ± 0.021 over 10
-  seeds, novelty 0.27, spread 0.24; at weight 0.1, 0.678 ± 0.026. Trained as this module
-  trains (``--max-minutes 10``, 2 CPU cores, ~8 400 steps), two runs scored 0.687 ± 0.030 and
-  0.705 ± 0.034 (``timbrelab evaluate --repeats 10``; Fréchet 42.1 and 42.5, reconstruction
-  −14.3 and −14.6 dB), the same autoencoders' neighbour draws 0.686 and 0.694.
-- A critic that judges the decoded spectrogram's summary (log-mel means, deviations and
-  frame-to-frame change) instead of the latent: 0.730. The generator collapsed onto one
-  neighbour per sound, and each step cost 25× more.
-
-So with a few hundred training sounds the GAN does not make sounds more real than the
-autoencoder's own neighbour draws: its critic can only tell it where real sounds are, and the
-decoder sets how real they sound. What it learns is, per sound, which neighbours to move
-towards and how far, with sliders fitted to its draws.
+Why moves towards neighbours, bounded to a quarter of the way: a few hundred points do not teach
+a GAN the shape of a latent of hundreds of dimensions, so a free generator draws between kinds of
+sound, and with the whole way in reach it learns to copy a neighbour exactly. With a few hundred
+training sounds the GAN does not make sounds more real than the autoencoder's own neighbour
+draws (the decoder sets how real they sound); what it learns is, per sound, which neighbours to
+move towards and how far. Measured: docs/experiments/gan-latent-gan.md.
 
 Controls: "Variety" (the spread of z: 0 gives each sound's most typical move), the main axes
 of the latent over the generator's draws (GANSpace, Härkönen et al., 2020, taken at the output

@@ -12,13 +12,11 @@ plain likelihood let them lag a step behind the sound.
 
 Generation samples step after step — for as many seconds as asked (``seconds=``) — at a chosen
 temperature, with noise correlated from frame to frame (:func:`correlated_noise`): white noise
-fed back through the recurrence makes every partial flicker, which is not how a sound varies.
-On the built-in test split (1-NN, 3 seeds, a 4-minute run) white noise scored 0.924 and
-correlated noise (ρ = 0.97) 0.850; real training sounds, projected on the 16 frame axes this
-model keeps and rendered, score 0.836. It starts from the first step (≈ 23 ms) of a training
-sound picked by the seed and renders with that sound's partial layout, or continues a *primer*: a
-recording (a tensor, or an audio file read by :func:`synth_core.audio.load`) whose first
-``primer_seconds`` it takes instead.
+fed back through the recurrence makes every partial flicker, which is not how a sound varies
+(measured: docs/experiments/rnn-sampling-noise.md). It starts from the first step (≈ 23 ms) of
+a training sound picked by the seed and renders with that sound's partial layout, or continues a
+*primer*: a recording (a tensor, or an audio file read by :func:`synth_core.audio.load`) whose
+first ``primer_seconds`` it takes instead.
 
 A primer is analysed into the model's own frames and fed through the GRU teacher-forced, step by
 step, which warms the recurrent state up on it; free sampling continues from the step after it.

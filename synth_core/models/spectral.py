@@ -19,10 +19,9 @@ Texture: a decoder trained on a spectral loss predicts the expected magnitude, s
 part of a sound (the grain of noise, the flicker of a rough tone) comes out smoothed. At the end
 of training, :meth:`SpectralAutoencoder.fit_texture` measures, per training clip and mel band,
 how much frame-to-frame change the rendered decode lacks, and new sounds get it back as random
-band gains sized for the training sound each is drawn near. On the built-in test split this
-took a 10-minute vae's new sounds from 1-NN 0.776 to 0.735 over 10 seeds (0.760 to 0.702 over
-3; Fréchet 60.8 → 45.4) and a cnn's from 0.757 to 0.698 over 3; reconstructions do not use it
-(they aim at one recording, not at new ones).
+band gains sized for the training sound each is drawn near, which makes them markedly harder to
+tell from real sounds; reconstructions do not use it (they aim at one recording, not at new
+ones). Measured: docs/experiments/spectral-texture.md.
 
 Rendering: the decoded magnitude goes through :func:`synth_core.render.render_magnitude`
 (peak-locked phase + a few fast Griffin-Lim iterations), so decode-to-audio stays far under the
@@ -31,11 +30,9 @@ Rendering: the decoded magnitude goes through :func:`synth_core.render.render_ma
 Reconstruction (``reconstruct``, ``timbrelab reconstruct``/``evaluate``): the encoder's latent is
 only a starting point; ``refine_steps`` Adam steps on it against the input (weights frozen, see
 :meth:`SpectralAutoencoder.refine`) find the latent this decoder needs for that sound, and the
-result renders with ``reconstruct_iterations`` Griffin-Lim steps. On the built-in test split this
-took a 10-minute cnn from −5.4 to −14.7 dB spectral convergence (Griffin-Lim of the true
-magnitudes: −20.9 dB). Tubes come within 2.3 dB of that ceiling, the other tonal kinds within
-5.5–7.5 dB; noisy hits stay near −5.5 dB (ceiling −13.7), because the exact noise pattern of one
-recording is not something a compact latent holds.
+result renders with ``reconstruct_iterations`` Griffin-Lim steps. Noisy hits gain least: the exact
+noise pattern of one recording is not something a compact latent holds. Measured:
+docs/experiments/spectral-reconstruction.md.
 
 Loss (a multi-resolution spectral loss over time-frequency scales): L1 plus squared error of the
 standardised log magnitude at full resolution, L1 at 2× and 4× pooled resolution; L1 of its
@@ -43,19 +40,13 @@ frame-to-frame change, which keeps attacks and grain from being averaged away (D
 what gives a spectral model away); and, weighted by ``convergence_weight`` (default 0), spectral
 convergence of the linear magnitude, which weights the loud partials.
 
-Choices measured on the built-in sounds (239 training clips, 2 CPU cores, 2-minute runs; recon
-and 1-NN as ``timbrelab evaluate`` computes them, on 70 training clips):
-
-- ``log_floor`` 1e-5 (−100 dB), not 1e-3: the 1-NN test's features (log-mel, loudness envelope)
-  look down to −100 dB, and a model blind below −60 dB leaves a floor of errors there that gives
-  every sound away. PCA-32 of the training clips, rendered, scores 1-NN 0.886 at 1e-3 and 0.779
-  at 1e-5; generation by the model went from 0.96 to about 0.80.
-- learning rate 5e-4, no convergence term, no augmentation (``augments = False``): with 2e-3,
-  the convergence term and pitch-shifted copies, the learned correction ended *worse* than PCA
-  alone on the training clips (log-L1 0.068 vs 0.063); with all three changes it is better
-  (0.059, 1-NN of its reconstructions 0.73 vs 0.78). Pitch shifts move partials off the bins the
-  linear part and the decoder are learning; the convergence term chases loud partials the
-  network cannot place yet and costs the log-domain fit that the listener (and the 1-NN) hears.
+Defaults: ``log_floor`` 1e-5 (−100 dB), because the two-sample test's features look down to
+−100 dB and a model blind below −60 dB leaves a floor of errors there that gives every sound
+away; learning rate 5e-4, no convergence term and no augmentation (``augments = False``), because
+pitch shifts move partials off the bins the linear part and the decoder are learning, and the
+convergence term chases loud partials the network cannot place yet at the cost of the log-domain
+fit that the listener hears; with them the learned correction ended worse than PCA alone.
+Measured: docs/experiments/spectral-training-choices.md.
 """
 
 from __future__ import annotations
