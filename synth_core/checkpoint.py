@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_tensors_bytes
 from safetensors.torch import save as save_tensors_bytes
 from torch import Tensor
 
+from synth_core import safe_io
 from synth_core.errors import CheckpointError, ModelConfigError
 
 log = logging.getLogger(__name__)
@@ -115,18 +114,15 @@ def _tensors_bytes(tensors: Mapping[str, Tensor], step: int) -> bytes:
 
 
 def _read_tensors(path: Path) -> tuple[dict[str, Tensor], int | None]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError("file is missing", path=path) from None
-    try:
-        tensors = load_tensors_bytes(data)
-        header_len = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + header_len])
-    except (SafetensorError, ValueError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"not a readable safetensors file ({error})", path=path) from None
-    step = header.get("__metadata__", {}).get("step")
-    return tensors, int(step) if step is not None else None
+    """Tensors and recorded step of a safetensors file, through :mod:`synth_core.safe_io`: only
+    a regular file up to 2 GiB, its header checked against its size before tensors are built."""
+    tensors, metadata = safe_io.read_safetensors(path, error=CheckpointError)
+    step = metadata.get("step")
+    if step is None:
+        return tensors, None
+    if not step.isdecimal() or len(step) > 19:
+        raise CheckpointError(f"the step in its header ({step[:40]!r}) is not a count", path=path)
+    return tensors, int(step)
 
 
 def write_checkpoint(
@@ -164,43 +160,54 @@ def write_checkpoint(
 
 
 def read_record(run_dir: str | Path) -> RunRecord:
-    """Read and check ``model.json``; a newer format version or a foreign file is refused."""
+    """Read and check ``model.json``; a newer format version or a foreign file is refused.
+
+    The file must be a regular file of at most 16 MiB holding a JSON object (see
+    :mod:`synth_core.safe_io`); ``format_version`` a whole number from 1 up to
+    :data:`FORMAT_VERSION`, ``family`` a string, ``sample_rate`` a whole number of Hz,
+    ``step`` a count, and ``config``, ``dataset``, ``metrics``, ``trainer`` and
+    ``optimizer`` objects. Anything else raises :class:`CheckpointError` naming the field.
+    """
     path = Path(run_dir) / MODEL_FILE
     if not Path(run_dir).is_dir():
         raise CheckpointError("is not a run directory (no such folder)", path=run_dir)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(
-            "no model.json here; is this a run directory?", path=run_dir
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"model.json is not valid JSON ({error})", path=path) from None
-    if not isinstance(data, dict) or "family" not in data or "format_version" not in data:
+    if not os.path.lexists(path):
+        raise CheckpointError("no model.json here; is this a run directory?", path=run_dir)
+    data = safe_io.read_json_object(path, error=CheckpointError)
+    if "family" not in data or "format_version" not in data:
         raise CheckpointError("model.json is not a Timbre Lab model description", path=path)
     version = data["format_version"]
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(
+            f"format_version {version!r} is not a version number (1 up to {FORMAT_VERSION})",
+            path=path,
+        )
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"written by a newer Timbre Lab (format version {version}; this one reads up to "
             f"{FORMAT_VERSION}); update Timbre Lab to open it",
             path=path,
         )
-    try:
-        return RunRecord(
-            family=str(data["family"]),
-            config=dict(data.get("config", {})),
-            sample_rate=int(data["sample_rate"]),
-            step=int(data.get("step", 0)),
-            dataset=dict(data.get("dataset", {})),
-            metrics=dict(data.get("metrics", {})),
-            trainer=dict(data.get("trainer", {})),
-            optimizer=dict(data.get("optimizer", {})),
-            format_version=version,
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(
-            f"model.json has a missing or bad field ({error})", path=path
-        ) from None
+    family = data["family"]
+    if not isinstance(family, str):
+        raise CheckpointError(f"family must be a name, not {family!r}", path=path)
+    if "sample_rate" not in data:
+        raise CheckpointError("model.json has no sample_rate", path=path)
+    sample_rate = safe_io.whole_number(
+        data["sample_rate"], "sample_rate", path=path, error=CheckpointError, low=1, high=10**6
+    )
+    step = safe_io.whole_number(
+        data.get("step", 0), "step", path=path, error=CheckpointError, low=0, high=2**63 - 1
+    )
+    parts = {}
+    for name in ("config", "dataset", "metrics", "trainer", "optimizer"):
+        part = data.get(name, {})
+        if not isinstance(part, dict):
+            raise CheckpointError(f"{name} must be a JSON object, not {part!r:.60}", path=path)
+        parts[name] = part
+    return RunRecord(
+        family=family, sample_rate=sample_rate, step=step, format_version=version, **parts
+    )
 
 
 def read_weights(run_dir: str | Path) -> tuple[dict[str, Tensor], int | None]:
@@ -216,13 +223,60 @@ def read_optimizer(run_dir: str | Path) -> tuple[dict[str, Tensor], int | None] 
     return _read_tensors(path)
 
 
-def load_model(run_dir: str | Path) -> Any:
-    """Rebuild the model saved in ``run_dir`` (family, config, weights); no code is executed.
+# what a tensor may be stored as, by the dtype the model holds it in: float32 tensors may be
+# stored at half precision (a smaller file); everything else exactly as the model holds it
+_STORED_AS = {torch.float32: (torch.float32, torch.float16, torch.bfloat16)}
+
+
+def check_weights(model: Any, weights: Mapping[str, Tensor], *, path: str | Path) -> None:
+    """Refuse stored tensors that cannot be this model's, before ``load_state`` sees them.
+
+    Each tensor the freshly built ``model`` also has must come in a dtype the model stores it in
+    (float32 tensors may be stored at half precision) with the same number of dimensions and the
+    same sizes after the first: the first dimension of data-sized tables (training clips, PCA
+    axes) depends on the training set, every other size on the config.
 
     Raises
     ------
     CheckpointError
-        Missing or corrupt files, a newer format, or an unknown family.
+        Naming the tensor, what it is and what the model expects, and ``path``.
+    """
+    fresh = model.state()
+    for name, tensor in weights.items():
+        expected = fresh.get(name)
+        if expected is None:
+            continue
+        allowed = _STORED_AS.get(expected.dtype, (expected.dtype,))
+        shape, want = tuple(tensor.shape), tuple(expected.shape)
+        if tensor.dtype not in allowed:
+            raise CheckpointError(
+                f"weights do not fit a {model.family} model: tensor {name!r} is "
+                f"{str(tensor.dtype).removeprefix('torch.')}, where the model stores "
+                f"{' or '.join(str(d).removeprefix('torch.') for d in allowed)}",
+                path=path,
+            )
+        if len(shape) != len(want) or shape[1:] != want[1:]:
+            expected_shape = ", ".join(["any", *(str(d) for d in want[1:])]) if want else ""
+            raise CheckpointError(
+                f"weights do not fit a {model.family} model: tensor {name!r} has shape "
+                f"{list(shape)}, where this config needs [{expected_shape}]",
+                path=path,
+            )
+
+
+def load_model(run_dir: str | Path) -> Any:
+    """Rebuild the model saved in ``run_dir`` (family, config, weights); no code is executed.
+
+    Every file is read through :mod:`synth_core.safe_io` (regular files of bounded size,
+    headers checked before tensors are built), the config is validated, and bounded, before
+    the model is built, and the tensors are checked against the built model
+    (:func:`check_weights`) before they are loaded.
+
+    Raises
+    ------
+    CheckpointError
+        Missing, special, oversized or corrupt files, a newer format, an unknown family, a
+        config out of range, or tensors that do not fit the model.
     """
     from synth_core.models import get_family
 
@@ -232,8 +286,8 @@ def load_model(run_dir: str | Path) -> Any:
         config = family.model_class.config_class.from_dict(record.config)
     except ModelConfigError as error:
         raise CheckpointError(f"cannot rebuild the model ({error})", path=run_dir) from None
-    model = family.model_class.from_config(config)
     weights, step = read_weights(run_dir)
+    model = family.model_class.from_config(config)
     if step is not None and step != record.step:
         log.warning(
             "%s: weights are from step %d but model.json says %d (interrupted checkpoint); "
@@ -242,9 +296,10 @@ def load_model(run_dir: str | Path) -> Any:
             step,
             record.step,
         )
+    check_weights(model, weights, path=Path(run_dir) / WEIGHTS_FILE)
     try:
         model.load_state(weights)
-    except (KeyError, RuntimeError, ValueError) as error:
+    except (KeyError, RuntimeError, ValueError, IndexError, TypeError) as error:
         raise CheckpointError(
             f"weights do not fit a {record.family} model ({error})", path=run_dir
         ) from None
@@ -315,17 +370,23 @@ def append_history(run_dir: str | Path, entry: Mapping[str, Any]) -> None:
 
 
 def read_history(run_dir: str | Path, *, up_to_step: int | None = None) -> list[dict[str, Any]]:
-    """The logged entries, skipping a torn final line; only ``step <= up_to_step`` if given."""
+    """The logged entries, skipping a torn final line and lines that are not step records;
+    only ``step <= up_to_step`` if given. The file is read like every run file (a regular file,
+    at most 256 MiB: :mod:`synth_core.safe_io`)."""
     path = Path(run_dir) / HISTORY_FILE
-    if not path.exists():
+    if not os.path.lexists(path):
         return []
+    data = safe_io.read_bytes(path, limit=safe_io.MAX_HISTORY_BYTES, error=CheckpointError)
     entries = []
-    for line in path.read_text().splitlines():
+    for line in data.splitlines():
         try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
+            entry = safe_io.parse_json(line, path=path, error=CheckpointError)
+        except CheckpointError:
             continue
-        if up_to_step is None or int(entry.get("step", 0)) <= up_to_step:
+        step = entry.get("step", 0) if isinstance(entry, dict) else None
+        if isinstance(step, bool) or not isinstance(step, (int, float)):
+            continue
+        if up_to_step is None or step <= up_to_step:
             entries.append(entry)
     return entries
 
