@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from synth_core import __version__
+from synth_core import __version__, safe_io
 from synth_core import audio as audio_io
 from synth_core.errors import AudioFileError, CheckpointError, TimbreLabError
 from synth_core.models.base import Control, SoundModel, seeded_generator
@@ -41,6 +41,8 @@ SAMPLE_RATES = (44100, 48000, 96000)
 NORMALISE_MODES = ("none", "peak", "lufs")
 PATTERN_TOKENS = ("model", "seed", "n", "pitch")
 SIDECAR_VERSION = 1
+#: The largest batch index (``n``) a sidecar may record.
+MAX_RECIPE_INDEX = 1_000_000
 
 _SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 
@@ -280,26 +282,54 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def read_recipe(path: str | Path) -> SoundRecipe:
-    """Read the sidecar of an exported sound (the ``.json`` next to it, or the sidecar itself)."""
+    """Read the sidecar of an exported sound (the ``.json`` next to it, or the sidecar itself).
+
+    The sidecar is read through :mod:`synth_core.safe_io` (a regular file of at most 16 MiB
+    holding one JSON object, nesting bounded) and each field is checked by its policy there:
+    ``format_version`` 1 up to :data:`SIDECAR_VERSION` (absent means 1), ``model`` and
+    ``family`` strings, ``controls`` finite numbers (NaN and Infinity refused; their ranges are
+    checked by the model in :func:`recreate`), ``seed`` a whole number 0 ≤ seed < 2**64,
+    ``pitch`` null or a MIDI note 0–127, ``n`` a whole number 0–:data:`MAX_RECIPE_INDEX`,
+    ``extra`` an object.
+
+    Raises
+    ------
+    ExportError
+        No sidecar, or one that is not a Timbre Lab sidecar; the message names the field.
+    """
     path = Path(path)
     sidecar = path if path.suffix == ".json" else path.with_suffix(".json")
     try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-        return SoundRecipe(
-            model=str(data["model"]),
-            family=str(data["family"]),
-            controls={str(k): float(v) for k, v in data["controls"].items()},
-            seed=int(data["seed"]),
-            pitch=None if data.get("pitch") is None else float(data["pitch"]),
-            n=int(data.get("n", 1)),
-            extra=dict(data.get("extra", {})),
-        )
-    except FileNotFoundError:
-        raise ExportError(
-            "no sidecar next to this sound; it cannot be recreated", path=sidecar
-        ) from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ExportError(f"not a Timbre Lab sidecar ({error})", path=sidecar) from None
+        data = safe_io.read_json_object(sidecar, error=ExportError, what="a Timbre Lab sidecar")
+    except ExportError as error:
+        if isinstance(error.__cause__, FileNotFoundError):
+            raise ExportError(
+                "no sidecar next to this sound; it cannot be recreated", path=sidecar
+            ) from None
+        raise
+    missing = [key for key in ("model", "family", "controls", "seed") if key not in data]
+    if missing:
+        raise ExportError(f"not a Timbre Lab sidecar (no {', '.join(missing)})", path=sidecar)
+    safe_io.format_version(
+        data, "format_version", current=SIDECAR_VERSION, path=sidecar, error=ExportError,
+        default=SIDECAR_VERSION,
+    )  # fmt: skip
+    extra = data.get("extra", {})
+    if not isinstance(extra, dict):
+        raise ExportError(f"extra must be an object, not {extra!r:.60}", path=sidecar)
+    return SoundRecipe(
+        model=safe_io.text(data, "model", path=sidecar, error=ExportError),
+        family=safe_io.text(data, "family", path=sidecar, error=ExportError),
+        controls=safe_io.control_values(
+            data["controls"], "controls", path=sidecar, error=ExportError
+        ),
+        seed=safe_io.seed(data["seed"], path=sidecar, error=ExportError),
+        pitch=safe_io.pitch(data.get("pitch"), path=sidecar, error=ExportError),
+        n=safe_io.whole_number(
+            data.get("n", 1), "n", path=sidecar, error=ExportError, low=0, high=MAX_RECIPE_INDEX
+        ),
+        extra=extra,
+    )
 
 
 def recreate(recipe: SoundRecipe, model: SoundModel) -> torch.Tensor:

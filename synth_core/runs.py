@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,7 +46,9 @@ def load_model(run: str | Path) -> SoundModel:
             raise CheckpointError(f"{text!r}: physical instruments are not available") from None
         return instrument_model(name)
     path = Path(text)
-    if (path / checkpoint.MODEL_FILE).is_file():
+    # anything named model.json goes to the checkpoint reader, which says what is wrong with
+    # it (a folder, a pipe, a device, too large) rather than "no model.json here"
+    if os.path.lexists(path / checkpoint.MODEL_FILE):
         return checkpoint.load_model(path)
     starter = RESOURCES_MODELS / text
     if "/" not in text and (starter / checkpoint.MODEL_FILE).is_file():

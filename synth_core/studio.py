@@ -8,7 +8,6 @@ values mixes latents; for the physical family it mixes physical parameters.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +15,13 @@ from typing import Any
 
 import torch
 
+from synth_core import safe_io
 from synth_core.errors import ModelConfigError
 from synth_core.models.base import Control, resolve_values, seeded_generator
 
 PRESET_VERSION = 1
+#: The largest seed a preset may hold: the explore panel's seed box stops here.
+MAX_PRESET_SEED = 2**31 - 1
 RANDOM_SIGMAS = 2.0
 # The app renders one clip per slider move; one intra-op thread keeps that quick while a training
 # child process (or anything else) keeps the cores busy: measured p95 40-50 ms with one thread
@@ -124,38 +126,43 @@ def load_preset(
 ) -> Preset:
     """Read a preset saved for ``model`` and check it fits.
 
+    The file is read through :mod:`synth_core.safe_io` (a regular file of at most 16 MiB
+    holding one JSON object, nesting bounded) and every field is checked by its policy there:
+    ``format_version`` 1 up to :data:`PRESET_VERSION` (absent means 1), ``model``, ``family``
+    and ``name`` strings, ``values`` finite numbers each inside its control's range (refused,
+    not clamped), ``seed`` a whole number 0–:data:`MAX_PRESET_SEED` (what the explore panel's
+    seed box holds), ``pitch`` absent/null or a MIDI note 0–127.
+
     Raises
     ------
     ModelConfigError
         The file is unreadable or not a preset, it belongs to another model, or a value does not
-        fit this model's controls.
+        fit this model's controls; the message names the file and the field.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        preset = Preset(
-            model=str(data["model"]),
-            family=str(data["family"]),
-            values={str(k): float(v) for k, v in data["values"].items()},
-            seed=int(data.get("seed", 0)),
-            pitch=None if data.get("pitch") is None else float(data["pitch"]),
-            name=str(data.get("name", "")),
-        )
-    except OSError as error:
-        raise ModelConfigError(f"cannot read the preset: {error.strerror}", path=path) from None
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise ModelConfigError("not a Timbre Lab preset file", path=path) from None
-    if int(data.get("format_version", PRESET_VERSION)) > PRESET_VERSION:
-        raise ModelConfigError("this preset was written by a newer Timbre Lab", path=path)
+    data = safe_io.read_json_object(path, error=ModelConfigError, what="a Timbre Lab preset file")
+    if "model" not in data or "values" not in data:
+        raise ModelConfigError("not a Timbre Lab preset file (no model or values)", path=path)
+    safe_io.format_version(
+        data, "format_version", current=PRESET_VERSION, path=path, error=ModelConfigError,
+        default=PRESET_VERSION,
+    )  # fmt: skip
+    preset = Preset(
+        model=safe_io.text(data, "model", path=path, error=ModelConfigError),
+        family=safe_io.text(data, "family", path=path, error=ModelConfigError),
+        values=safe_io.control_values(data["values"], "values", path=path, error=ModelConfigError),
+        seed=safe_io.seed(
+            data.get("seed", 0), path=path, error=ModelConfigError, highest=MAX_PRESET_SEED
+        ),
+        pitch=safe_io.pitch(data.get("pitch"), path=path, error=ModelConfigError),
+        name=safe_io.text(data, "name", path=path, error=ModelConfigError, default=""),
+    )
     if preset.model != model or preset.family != family:
         raise ModelConfigError(
             f"this preset belongs to the model {preset.model!r} ({preset.family}), "
             f"not to {model!r} ({family}); open that model first",
             path=path,
         )
-    for value in preset.values.values():
-        if not math.isfinite(value):
-            raise ModelConfigError("the preset holds a value that is not a number", path=path)
     try:
         resolve_values(list(controls), preset.values, strict=True)
     except ModelConfigError as error:
