@@ -31,7 +31,8 @@ class ModelEntry:
     """One playable model as the model list shows it.
 
     id : what :func:`load` and the CLI accept. title : what the list shows.
-    kind : "starter", "run" or "physical". description : tooltip text.
+    kind : "starter", "run", or the family of a built-in model ("physical").
+    description : tooltip text.
     """
 
     id: str
@@ -67,18 +68,19 @@ def starter_models(folder: Path = STARTER_FOLDER) -> list[ModelEntry]:
     return entries
 
 
-def physical_instruments() -> list[ModelEntry]:
-    """Every physical instrument, playable without training."""
-    from synth_core.models.physical import INSTRUMENT_TABLE
+def builtin_entries() -> list[ModelEntry]:
+    """Every model that plays without training (the physical instruments), as the registry
+    lists them."""
+    from synth_core.models import builtin_models
 
     return [
         ModelEntry(
-            id=f"physical:{name}",
-            title=f"{instrument.title} (physical)",
-            kind="physical",
-            description=f"Physical model, playable without training; pitch is its {instrument.pitch_is}",
+            id=builtin.id,
+            title=f"{builtin.title} ({builtin.family})",
+            kind=builtin.family,
+            description=builtin.description,
         )
-        for name, instrument in INSTRUMENT_TABLE.items()
+        for builtin in builtin_models()
     ]
 
 
@@ -113,7 +115,7 @@ def all_models(settings: QSettings | None = None) -> list[ModelEntry]:
     entries = starter_models()
     if settings is not None:
         entries += recent_runs(settings)
-    return entries + physical_instruments()
+    return entries + builtin_entries()
 
 
 def load(model_id: str) -> SoundModel:

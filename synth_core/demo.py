@@ -38,7 +38,6 @@ def run_demo(
     from synth_core.checkpoint import load_model
     from synth_core.export import ExportSettings, export_batch
     from synth_core.starter import ProgressBar
-    from synth_core.studio import accepts_pitch
     from synth_core.train import Budget, Callbacks, Trainer, build_learner, family_presets
 
     if not minutes > 0:
@@ -73,7 +72,7 @@ def run_demo(
         if bar is not None:
             bar.close()
     model = load_model(run_dir)
-    pitch = PACK_PITCH if accepts_pitch(model) else None
+    pitch = PACK_PITCH if model.pitch_conditioned else None
     _say(f"Trained for {result.step} steps; writing {PACK_SIZE} sounds…")
     batch = export_batch(
         model,

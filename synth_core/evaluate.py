@@ -23,14 +23,20 @@ import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from synth_core import dsp, metrics, render
 from synth_core.errors import CheckpointError, DatasetError, ModelConfigError
-from synth_core.models.base import safe_audio  # baselines pass the same limiter as models
+from synth_core.models.base import (  # baselines pass the same limiter as models
+    SoundModel,
+    safe_audio,
+)
+
+if TYPE_CHECKING:
+    from synth_core.dataset import ClipSet
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +163,9 @@ def _batched(function: Any, audio: Tensor, **kwargs: Any) -> Tensor:
 
 
 def evaluate(
-    model: Any,
-    data: Any,
-    train: Any | None,
+    model: SoundModel,
+    data: ClipSet,
+    train: ClipSet | None,
     *,
     n: int | None = None,
     seed: int = 0,
@@ -221,14 +227,14 @@ def evaluate(
             for key in runs[0]:
                 summary[f"{key}_sd"] = statistics.stdev(r[key] for r in runs)
         report.generation[name] = summary
-    if not hasattr(model, "resynthesize"):
+    if not model.can_resynthesize:
         report.notes.append(f"{model.family} has no resynthesize(): no renderer ceiling row")
     return report
 
 
 def _generation_rows(
-    model: Any,
-    train: Any,
+    model: SoundModel,
+    train: ClipSet,
     eigen: EigenSounds,
     real_features: Tensor,
     count: int,
@@ -251,7 +257,7 @@ def _generation_rows(
             real_features, eigen.sample(count, generator), rate
         ),
     }
-    if hasattr(model, "resynthesize"):
+    if model.can_resynthesize:
         pick = torch.randperm(len(train), generator=generator)[:count]
         ceiling = _batched(model.resynthesize, train.audio[pick])
         rows["renderer ceiling"] = _generation_row(real_features, ceiling, rate)
@@ -288,7 +294,7 @@ def format_report(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _training_clips(run: str, sample_rate: int, seconds: float) -> Any | None:
+def _training_clips(run: str, sample_rate: int, seconds: float) -> ClipSet | None:
     """The clips the run was trained on, less its held-out files, if the folder still exists."""
     from synth_core import checkpoint
     from synth_core.dataset import load_clips

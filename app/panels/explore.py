@@ -4,8 +4,8 @@ Sliders come from the model's ``controls()``. Every change asks for a new sound 
 thread (:class:`~app.workers.LatestOnlyWorker`: the newest request wins, stale ones are dropped)
 and the result is emitted as ``soundGenerated(samples, sample_rate)`` for the sound view, and
 played when auto-play is on. Slider gestures, resets, random draws, pad moves and loaded presets
-are undoable (Ctrl+Z / Ctrl+Shift+Z). Models that can continue a recording (``set_primer``: the
-rnn family) get a "Primer…" button; the folder it was last chosen from is remembered.
+are undoable (Ctrl+Z / Ctrl+Shift+Z). Models that can continue a recording
+(``model.takes_primer``) get a "Primer…" button; the folder it was last chosen from is remembered.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from synth_core.errors import TimbreLabError
 from synth_core.models.base import Control, SoundModel, resolve_values
 from synth_core.studio import (
     Preset,
-    accepts_pitch,
     fill_values,
     load_preset,
     morph_values,
@@ -63,41 +62,11 @@ PITCH_CONTROL = "pitch"
 
 
 def is_pitch_conditioned(model: SoundModel) -> bool:
-    """True when the model plays notes: it has a ``pitch`` slider (physical instruments) or
-    ``generate(pitch=…)`` conditions it (``accepts_pitch()``)."""
+    """True when the model plays notes: it has a ``pitch`` slider (physical instruments) or it
+    learnt from pitch labels (``model.pitch_conditioned``)."""
     if any(c.name == PITCH_CONTROL for c in model.controls()):
         return True
-    return accepts_pitch(model)
-
-
-def takes_primer(model: SoundModel) -> bool:
-    """True when ``model`` can continue a recording (``set_primer``, see ``models/base.py``)."""
-    return callable(getattr(model, "set_primer", None))
-
-
-def values_from_audio(model: SoundModel, audio: np.ndarray) -> dict[str, float] | None:
-    """Slider values that put the model at the latent of ``audio``, or None without an encoder.
-
-    Works for families whose sliders are :mod:`synth_core.latent` axes (``axis_k`` in σ, and
-    ``variation``, set to 0 so the sliders alone decide the sound).
-    """
-    import torch
-
-    axes = getattr(model, "axes", None)
-    if axes is None or not hasattr(axes, "to_coords"):
-        return None
-    with torch.no_grad():
-        latent = model.encode(torch.as_tensor(np.asarray(audio, dtype=np.float32)).reshape(1, -1))
-    if latent is None:
-        return None
-    coords = axes.to_coords(latent)[0]
-    values = {}
-    for control in model.controls():
-        if control.name.startswith("axis_"):
-            values[control.name] = float(coords[int(control.name.split("_", 1)[1]) - 1])
-        elif control.name == "variation":
-            values[control.name] = 0.0
-    return values
+    return model.pitch_conditioned
 
 
 class _SetValues(QUndoCommand):
@@ -365,7 +334,7 @@ class ExplorePanel(QWidget):
         self.keyboard.set_note(round(note) if pitched else None)
         self._show_pitch()
         self.primer_path = None
-        self.primer_box.setVisible(takes_primer(model))
+        self.primer_box.setVisible(model.takes_primer)
         self._show_primer()
         self._set_enabled(True)
         self.request_sound()
@@ -395,7 +364,7 @@ class ExplorePanel(QWidget):
             (the message names it); the model's primer is then unchanged.
         """
         model = self.model
-        if model is None or not takes_primer(model):
+        if model is None or not model.takes_primer:
             raise TimbreLabError("this model cannot continue a recording; only rnn models can")
         before = {c.name: c for c in model.controls()}
         model.set_primer(None if path is None else Path(path))
@@ -538,7 +507,9 @@ class ExplorePanel(QWidget):
         if self.model is None:
             raise TimbreLabError("load a model before dropping a sound on it")
         clip = audio_io.load(path, sample_rate=self.model.sample_rate, mono=True)
-        values = values_from_audio(self.model, clip.samples)
+        import torch
+
+        values = self.model.values_from_audio(torch.as_tensor(clip.samples, dtype=torch.float32))
         if values is None:
             raise TimbreLabError(
                 f"the {self.model.family} family has no encoder: it cannot turn a sound into "

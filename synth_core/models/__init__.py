@@ -1,7 +1,9 @@
 """The registry of model families: ``FAMILIES`` maps a family name to its description and class.
 
 A family module registers itself by calling :func:`register` at import time; :func:`get_family`
-imports the module on first use, so asking for one family never loads the others.
+imports the module on first use, so asking for one family never loads the others. A family that
+lives elsewhere (a plugin, a test) is added by that one ``register(Family(...))`` line and is then
+found by name and listed after the built-in ones.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 
 from synth_core.errors import ModelConfigError
-from synth_core.models.base import FAMILY_NAMES
+from synth_core.models.base import FAMILY_NAMES, BuiltinModel, SoundModel, TrainableModel
 
 
 @dataclass(frozen=True)
@@ -21,15 +23,14 @@ class Family:
     title : short human name ("Variational autoencoder").
     summary : one line on what it is.
     good_for : one line on what material it suits (the GUI's tooltip).
-    model_class : the SoundModel/Learner class; must offer ``from_config(config, **kw)`` and
-        ``config_class``.
+    model_class : the family's class, a :class:`~synth_core.models.base.TrainableModel`.
     """
 
     name: str
     title: str
     summary: str
     good_for: str
-    model_class: type
+    model_class: type[TrainableModel]
 
 
 FAMILIES: dict[str, Family] = {}
@@ -38,6 +39,7 @@ _MODULES = {name: f"synth_core.models.{name}" for name in FAMILY_NAMES}
 
 
 def register(family: Family) -> Family:
+    """Add ``family`` to the registry (one call in the family's module, at import time)."""
     FAMILIES[family.name] = family
     return family
 
@@ -67,4 +69,29 @@ def available_families() -> list[Family]:
             found.append(get_family(name))
         except ModelConfigError:
             continue
-    return found
+    return found + [family for name, family in FAMILIES.items() if name not in FAMILY_NAMES]
+
+
+def builtin_models() -> list[BuiltinModel]:
+    """Every model that plays without training (``physical:string``, …), family by family."""
+    return [
+        entry for family in available_families() for entry in family.model_class.builtin_models()
+    ]
+
+
+def resolve_builtin(name: str) -> SoundModel | None:
+    """The built-in model ``name`` (``FAMILY:NAME``, e.g. ``physical:string``), or None when
+    ``name`` is not of that form for a family that has built-in models (a path, a run name).
+
+    Raises
+    ------
+    ModelConfigError
+        The family has built-in models but none called ``NAME``; the message lists them.
+    """
+    prefix, sep, short = name.partition(":")
+    if not sep or (prefix not in FAMILIES and prefix not in _MODULES):
+        return None
+    model_class = get_family(prefix).model_class
+    if not model_class.builtin_models():
+        return None
+    return model_class.from_builtin(short)

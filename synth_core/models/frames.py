@@ -26,7 +26,7 @@ from torch import Tensor
 
 from synth_core import ddsp, dsp
 from synth_core.errors import ModelConfigError
-from synth_core.models.base import ModelConfig, safe_audio
+from synth_core.models.base import ModelConfig, TrainableModel, safe_audio
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +89,6 @@ class FrameConfig(ModelConfig):
     @property
     def feature_dim(self) -> int:
         return int(self.n_partials) + int(self.n_bands)
-
-    def allocations(self) -> dict[str, int]:
-        return super().allocations() | {
-            "a clip's frame features (clip frames at hop × (n_partials + n_bands))": (
-                self.n_frames * self.feature_dim
-            )
-        }
 
 
 def level_to_feature(level: Tensor) -> Tensor:
@@ -240,7 +233,7 @@ def _correlation(x: Tensor, y: Tensor) -> float:
     return float((x * y).sum()) / denominator if denominator > 0 else 0.0
 
 
-class FrameFamily:
+class FrameFamily(TrainableModel):
     """What the gmm, hmm, rnn and gan families share; each subclasses this.
 
     Subclasses set ``family`` and ``config_class`` and define ``controls``, ``generate``,
@@ -261,6 +254,7 @@ class FrameFamily:
         self.sample_rate = int(config.sample_rate)
         self.settings = config.ddsp_settings
         # Layouts of the training sounds: data-sized, filled by begin() or load_state().
+    can_resynthesize = True
         self.layouts = torch.zeros(0, config.n_partials + 1)
         # Features of the training sounds by clip index, kept from begin() so learners that step
         # through batches do not analyse the same audio again (not saved: after a resume, batch
@@ -313,9 +307,6 @@ class FrameFamily:
         frames = decode(features.detach().float().cpu(), layouts.cpu(), self.config.n_partials)
         audio = ddsp.synthesize(frames, samples, self.settings, generator=generator)
         return safe_audio(audio)
-
-    def encode(self, audio: Tensor) -> Tensor | None:
-        return None
 
     def fit_length(self, audio: Tensor) -> Tensor:
         """Audio cut or zero-padded to the model's clip length."""

@@ -42,7 +42,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +59,9 @@ from synth_core.models.spectral import (
     SpectralAutoencoder,
     SpectralConfig,
 )
+
+if TYPE_CHECKING:
+    from synth_core.dataset import ClipSet
 
 # draws whose latents give the sliders' axes (their PCA) and names (descriptors of their renders)
 AXIS_DRAWS = 256
@@ -113,14 +116,6 @@ class GANConfig(SpectralConfig):
         check_range("diversity", self.diversity, 0, 10)
         check_range("ema", self.ema, 0, 0.99999)
         check_range("reach", self.reach, 0, 1, open_low=True)
-
-    def allocations(self) -> dict[str, int]:
-        hidden, dim = int(self.hidden), self.latent_dim
-        generator = (int(self.noise) + dim + hidden + int(self.neighbours) + 1) * hidden
-        critic = (2 * dim + hidden + 1) * hidden
-        return super().allocations() | {
-            "the GAN networks (hidden, noise, latent_dim)": 2 * generator + critic
-        }
 
 
 # the autoencoder's presets (a quick model has smaller GAN networks too: they are a fifth of a
@@ -185,7 +180,7 @@ class GANModel(SpectralAutoencoder):
 
     # the latent table ------------------------------------------------------------------------
 
-    def begin(self, clips: Any) -> None:
+    def begin(self, clips: ClipSet) -> None:
         """The autoencoder's statistics, then every clip's latent under the untrained encoder
         (the GAN's first table; training steps refresh it)."""
         super().begin(clips)
@@ -312,7 +307,7 @@ class GANModel(SpectralAutoencoder):
         }
 
     @torch.no_grad()
-    def fit_sliders(self, clips: Any) -> None:
+    def fit_sliders(self, clips: ClipSet) -> None:
         """The sliders: main axes of the generator's draws from the final latents, each named
         after the descriptor its renders follow most."""
         self._refresh_table()
@@ -371,7 +366,7 @@ class GANModel(SpectralAutoencoder):
                     flat[f"{prefix}.{index}.{key}"] = torch.as_tensor(value)
         return flat
 
-    def load_optimizer_state(self, state: Mapping[str, Tensor]) -> None:
+    def load_optimizer_state(self, state: Mapping[str, Tensor]) -> bool:
         for prefix, optimizer in self._optimizers():
             saved = optimizer.state_dict()
             entries: dict[int, dict[str, Tensor]] = {}
@@ -394,6 +389,7 @@ class GANModel(SpectralAutoencoder):
 register(
     Family(
         name="gan",
+        return True
         title="Generative adversarial network",
         summary="Spectrogram autoencoder whose new sounds a GAN places among the training sounds",
         good_for="New takes on each sound of a set of one-shots, close to what you gave it",

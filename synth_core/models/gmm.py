@@ -19,7 +19,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -40,6 +40,9 @@ from synth_core.models.frames import (
     pca,
     transpose,
 )
+
+if TYPE_CHECKING:
+    from synth_core.dataset import ClipSet
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +65,6 @@ class GMMConfig(FrameConfig):
         check_range("components", self.components, 1, 32)
         check_range("dims", self.dims, 2, 64)
         check_range("covariance_floor", self.covariance_floor, 0, 1, open_low=True)
-        check_range("seed", self.seed, 0, 2**63 - 1)
 
 
 #: Settings of the family test matrix's tiny model.
@@ -92,6 +94,7 @@ class GMMModel(FrameFamily):
     config_class = GMMConfig
     PRESETS = PRESETS
 
+    can_encode = True
     def __init__(self, config: GMMConfig) -> None:
         super().__init__(config)
         self.config: GMMConfig = config
@@ -107,7 +110,7 @@ class GMMModel(FrameFamily):
 
     # learning ------------------------------------------------------------------------------
 
-    def begin(self, clips: Any) -> None:
+    def begin(self, clips: ClipSet) -> None:
         """Analyse every training sound, fit the PCA and initialise the mixture by k-means."""
         self._fit_data(clips.audio, clips.pitch)
 

@@ -21,7 +21,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -48,6 +48,9 @@ from synth_core.models.frames import (
     transpose,
 )
 
+if TYPE_CHECKING:
+    from synth_core.dataset import ClipSet
+
 logger = logging.getLogger(__name__)
 
 OFFSETS_SHOWN = 3
@@ -72,7 +75,6 @@ class HMMConfig(FrameConfig):
         check_range("types", self.types, 1, 16)
         check_range("dims", self.dims, 2, 64)
         check_range("variance_floor", self.variance_floor, 0, 1, open_low=True)
-        check_range("seed", self.seed, 0, 2**63 - 1)
 
 
 #: Settings of the family test matrix's tiny model.
@@ -227,7 +229,7 @@ class HMMModel(FrameFamily):
 
     # learning ------------------------------------------------------------------------------
 
-    def begin(self, clips: Any) -> None:
+    def begin(self, clips: ClipSet) -> None:
         """Analyse the training sounds, group them into types and segment each type evenly."""
         self._fit_data(clips.audio, clips.pitch)
 
@@ -291,7 +293,7 @@ class HMMModel(FrameFamily):
             frames += members.shape[0]
         return {"nll_per_frame": -total / max(frames, 1)}
 
-    def end(self, clips: Any) -> None:
+    def end(self, clips: ClipSet) -> None:
         """Name the emission-offset sliders after what they change."""
         self._name_offsets()
 

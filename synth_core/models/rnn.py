@@ -33,7 +33,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import scipy.signal
 import torch
@@ -55,6 +55,9 @@ from synth_core.models.frames import (
     padded_pca,
     transpose,
 )
+
+if TYPE_CHECKING:
+    from synth_core.dataset import ClipSet
 
 logger = logging.getLogger(__name__)
 
@@ -93,13 +96,6 @@ class RNNConfig(FrameConfig):
         check_range("beta_nll", self.beta_nll, 0, 1)
         check_range("noise_correlation", self.noise_correlation, 0, 0.999)
 
-    def allocations(self) -> dict[str, int]:
-        inputs = int(self.dims) * int(self.group) + 2 + int(self.n_partials)
-        hidden = int(self.hidden)
-        return super().allocations() | {
-            "the GRU (hidden, layers, dims × group)": 3 * hidden * (inputs + hidden) * self.layers
-        }
-
 
 #: Settings of the family test matrix's tiny model.
 TINY: dict[str, Any] = {"hidden": 32, "batch_size": 4}
@@ -131,6 +127,7 @@ class RNNModel(FrameFamily, nn.Module):
         self.config: RNNConfig = config
         d, g, k = config.feature_dim, int(config.group), int(config.n_partials)
         p = int(config.dims)
+    takes_primer = True
         self.step_dim = p * g
         self.cond_dim = 2 + k
         self.gru = nn.GRU(
@@ -194,7 +191,7 @@ class RNNModel(FrameFamily, nn.Module):
 
     # learning ------------------------------------------------------------------------------
 
-    def begin(self, clips: Any) -> None:
+    def begin(self, clips: ClipSet) -> None:
         """Feature statistics and the partial layouts of the training sounds."""
         self._fit_statistics(clips.audio, clips.pitch)
 

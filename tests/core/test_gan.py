@@ -12,7 +12,7 @@ from safetensors.torch import save as save_tensors
 
 from synth_core.errors import ModelConfigError
 from synth_core.models import get_family
-from synth_core.models.base import Batch, Learner, SoundModel
+from synth_core.models.base import Batch, LearnerBase, SoundModel
 from synth_core.models.gan import TINY, GANConfig, GANModel
 from tests.core.frame_family_sounds import one_thread, tiny_clip_set
 
@@ -47,7 +47,7 @@ def trained() -> tuple[GANModel, object, list[dict[str, float]]]:
 def test_gan_is_registered_and_meets_the_model_interface(trained) -> None:
     model, _, _ = trained
     assert get_family("gan").model_class is GANModel
-    assert isinstance(model, SoundModel) and isinstance(model, Learner)
+    assert isinstance(model, SoundModel) and isinstance(model, LearnerBase)
 
 
 def test_steps_train_the_autoencoder_the_critic_and_the_generator(trained) -> None:

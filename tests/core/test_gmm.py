@@ -9,7 +9,7 @@ from safetensors.torch import save as save_tensors
 
 from synth_core.errors import ModelConfigError
 from synth_core.models import get_family
-from synth_core.models.base import Batch, Learner, SoundModel, resolve_values
+from synth_core.models.base import Batch, LearnerBase, SoundModel, resolve_values
 from synth_core.models.gmm import GMMConfig, GMMModel, _log_gaussian
 from tests.core.frame_family_sounds import tiny_clip_set
 
@@ -30,7 +30,7 @@ def trained() -> tuple[GMMModel, object]:
 def test_gmm_is_registered_and_meets_the_model_interface(trained) -> None:
     model, _ = trained
     assert get_family("gmm").model_class is GMMModel
-    assert isinstance(model, SoundModel) and isinstance(model, Learner)
+    assert isinstance(model, SoundModel) and isinstance(model, LearnerBase)
 
 
 def _types(model: GMMModel, clips) -> torch.Tensor:

@@ -9,7 +9,7 @@ from safetensors.torch import save as save_tensors
 
 from synth_core.errors import ModelConfigError
 from synth_core.models import get_family
-from synth_core.models.base import Batch, Learner, SoundModel
+from synth_core.models.base import Batch, LearnerBase, SoundModel
 from synth_core.models.hmm import HMMConfig, HMMModel, baum_welch, delta_matrix, deltas, mlpg
 from tests.core.frame_family_sounds import tiny_clip_set
 
@@ -29,7 +29,7 @@ def trained() -> tuple[HMMModel, object, list[float]]:
 def test_hmm_is_registered_and_meets_the_model_interface(trained) -> None:
     model, _, _ = trained
     assert get_family("hmm").model_class is HMMModel
-    assert isinstance(model, SoundModel) and isinstance(model, Learner)
+    assert isinstance(model, SoundModel) and isinstance(model, LearnerBase)
 
 
 def test_baum_welch_never_lowers_the_likelihood(trained) -> None:

@@ -18,7 +18,7 @@ import torch
 from synth_core.benchmarks.physical import cents, hz, measured_hz, measured_t60
 from synth_core.errors import ModelConfigError
 from synth_core.models import get_family
-from synth_core.models.base import Learner, SoundModel
+from synth_core.models.base import LearnerBase, SoundModel
 from synth_core.models.physical import (
     INSTRUMENT_TABLE,
     INSTRUMENTS,
@@ -73,7 +73,7 @@ def test_every_instrument_is_registered_and_playable_by_name():
     )
     for name in INSTRUMENTS:
         model = instrument_model(name)
-        assert isinstance(model, SoundModel) and isinstance(model, Learner)
+        assert isinstance(model, SoundModel) and isinstance(model, LearnerBase)
         assert model.family == "physical"
         assert model.controls()[0].name == "pitch"
         assert instrument_model(name.split(":")[1]).config.instrument == name.split(":")[1]

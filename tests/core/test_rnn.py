@@ -13,7 +13,7 @@ from synth_core import checkpoint
 from synth_core.cli import main
 from synth_core.errors import AudioFileError, ModelConfigError
 from synth_core.models import get_family
-from synth_core.models.base import Batch, Learner, SoundModel
+from synth_core.models.base import Batch, LearnerBase, SoundModel
 from synth_core.models.rnn import RNNConfig, RNNModel, correlated_noise, gaussian_nll
 from tests.core.frame_family_sounds import one_thread, tiny_clip_set
 
@@ -38,7 +38,7 @@ def trained() -> tuple[RNNModel, object, list[float]]:
 def test_rnn_is_registered_and_meets_the_model_interface(trained) -> None:
     model, _, _ = trained
     assert get_family("rnn").model_class is RNNModel
-    assert isinstance(model, SoundModel) and isinstance(model, Learner)
+    assert isinstance(model, SoundModel) and isinstance(model, LearnerBase)
 
 
 def test_teacher_forcing_lowers_the_next_frame_loss(trained) -> None:
