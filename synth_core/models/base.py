@@ -161,12 +161,54 @@ def check_range(
 
 C = TypeVar("C", bound="ModelConfig")
 
+#: The most values one buffer, table or network of a model may hold (512 MiB of float32): far
+#: above every preset, far below what would exhaust the machine a model file is opened on.
+MAX_MODEL_VALUES = 2**27
+#: Whole-number settings beyond this are refused before any range check (64-bit signed).
+_MAX_WHOLE = 2**63 - 1
+
+
+def _typed_value(cls: type, name: str, default: Any, value: Any) -> Any:
+    """``value`` for the field ``name`` checked against the type of its ``default``: a bool
+    for a bool, a whole number within 64 bits for an int (``3.0`` is 3), a finite number for a
+    float, a string for a string, a list for a tuple."""
+    where = f"{cls.__name__}.{name}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ModelConfigError(f"{where}: expected true/false, got {value!r:.60}")
+        return value
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ModelConfigError(f"{where}: expected a number, got {value!r:.60}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ModelConfigError(f"{where}: expected a finite number, got {value}")
+        if abs(value) > _MAX_WHOLE:
+            raise ModelConfigError(f"{where}: {str(value)[:40]} is outside any allowed range")
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ModelConfigError(f"{where}: expected a whole number, got {value}")
+            return int(value)
+        return value
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ModelConfigError(f"{where}: expected a name, got {value!r:.60}")
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ModelConfigError(f"{where}: expected a list, got {value!r:.60}")
+        return tuple(value)
+    return value
+
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Base of every family's frozen configuration: a plain, JSON round-trippable dataclass.
 
-    Subclasses add fields with defaults and may override :meth:`validate`.
+    Subclasses add fields with defaults, override :meth:`validate` to bound each field (every
+    number a file can set has a range) and :meth:`allocations` to name what the sizes add up
+    to. :meth:`from_dict` and :meth:`replace` check types, ranges and allocations, so a config
+    read from a file cannot ask for more memory than :data:`MAX_MODEL_VALUES` per buffer before
+    any tensor is made.
     """
 
     sample_rate: int = 44100
@@ -179,6 +221,20 @@ class ModelConfig:
         if not 0.05 <= float(self.clip_seconds) <= 60:
             raise ModelConfigError(f"clip_seconds {self.clip_seconds} is outside 0.05–60 s")
 
+    def allocations(self) -> dict[str, int]:
+        """What a model of this config allocates when built, as value counts keyed by what they
+        are and which settings size them; families add theirs. Called after :meth:`validate`."""
+        return {"a clip (sample_rate × clip_seconds)": self.clip_samples}
+
+    def check_allocations(self) -> None:
+        """Raise :class:`ModelConfigError` when an allocation exceeds :data:`MAX_MODEL_VALUES`."""
+        for what, count in self.allocations().items():
+            if count > MAX_MODEL_VALUES:
+                raise ModelConfigError(
+                    f"{type(self).__name__}: {what} would hold {count:,} values, more than the "
+                    f"{MAX_MODEL_VALUES:,} a model may; lower those settings"
+                )
+
     @property
     def clip_samples(self) -> int:
         return int(round(self.sample_rate * self.clip_seconds))
@@ -188,12 +244,13 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
-        """Build and validate a config; unknown keys and wrong types raise ModelConfigError."""
+        """Build and validate a config; unknown keys, wrong types, values out of range and
+        sizes that add up to too much memory raise ModelConfigError."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(fields))
+        unknown = sorted(str(k) for k in set(data) - set(fields))
         if unknown:
             raise ModelConfigError(
-                f"{cls.__name__}: unknown setting(s) {', '.join(unknown)}; "
+                f"{cls.__name__}: unknown setting(s) {', '.join(unknown)[:200]}; "
                 f"known: {', '.join(fields)}"
             )
         kwargs = {}
@@ -203,24 +260,16 @@ class ModelConfig:
                 if fields[name].default is not dataclasses.MISSING
                 else None
             )
-            if isinstance(default, bool) and not isinstance(value, bool):
-                raise ModelConfigError(f"{cls.__name__}.{name}: expected true/false, got {value!r}")
-            if isinstance(default, (int, float)) and not isinstance(default, bool):
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ModelConfigError(
-                        f"{cls.__name__}.{name}: expected a number, got {value!r}"
-                    )
-                value = type(default)(value) if isinstance(default, float) else value
-            if isinstance(default, tuple) and isinstance(value, list):
-                value = tuple(value)
-            kwargs[name] = value
+            kwargs[name] = _typed_value(cls, name, default, value)
         config = cls(**kwargs)
         config.validate()
+        config.check_allocations()
         return config
 
     def replace(self: C, **changes: Any) -> C:
         config = dataclasses.replace(self, **changes)
         config.validate()
+        config.check_allocations()
         return config
 
 

@@ -90,6 +90,13 @@ class FrameConfig(ModelConfig):
     def feature_dim(self) -> int:
         return int(self.n_partials) + int(self.n_bands)
 
+    def allocations(self) -> dict[str, int]:
+        return super().allocations() | {
+            "a clip's frame features (clip frames at hop × (n_partials + n_bands))": (
+                self.n_frames * self.feature_dim
+            )
+        }
+
 
 def level_to_feature(level: Tensor) -> Tensor:
     """Linear amplitude → feature units (dB, floored at −100, centred and scaled)."""

@@ -117,6 +117,14 @@ class GANConfig(SpectralConfig):
         check_range("ema", self.ema, 0, 0.99999)
         check_range("reach", self.reach, 0, 1, open_low=True)
 
+    def allocations(self) -> dict[str, int]:
+        hidden, dim = int(self.hidden), self.latent_dim
+        generator = (int(self.noise) + dim + hidden + int(self.neighbours) + 1) * hidden
+        critic = (2 * dim + hidden + 1) * hidden
+        return super().allocations() | {
+            "the GAN networks (hidden, noise, latent_dim)": 2 * generator + critic
+        }
+
 
 # the autoencoder's presets (a quick model has smaller GAN networks too: they are a fifth of a
 # quick starter's weights at width 256) and the matrix's tiny size, plus a small GAN for the latter

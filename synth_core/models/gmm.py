@@ -65,6 +65,7 @@ class GMMConfig(FrameConfig):
         check_range("components", self.components, 1, 32)
         check_range("dims", self.dims, 2, 64)
         check_range("covariance_floor", self.covariance_floor, 0, 1, open_low=True)
+        check_range("seed", self.seed, 0, 2**63 - 1)
 
 
 #: Settings of the family test matrix's tiny model.

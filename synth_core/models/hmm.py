@@ -75,6 +75,7 @@ class HMMConfig(FrameConfig):
         check_range("types", self.types, 1, 16)
         check_range("dims", self.dims, 2, 64)
         check_range("variance_floor", self.variance_floor, 0, 1, open_low=True)
+        check_range("seed", self.seed, 0, 2**63 - 1)
 
 
 #: Settings of the family test matrix's tiny model.

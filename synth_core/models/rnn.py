@@ -96,6 +96,13 @@ class RNNConfig(FrameConfig):
         check_range("beta_nll", self.beta_nll, 0, 1)
         check_range("noise_correlation", self.noise_correlation, 0, 0.999)
 
+    def allocations(self) -> dict[str, int]:
+        inputs = int(self.dims) * int(self.group) + 2 + int(self.n_partials)
+        hidden = int(self.hidden)
+        return super().allocations() | {
+            "the GRU (hidden, layers, dims × group)": 3 * hidden * (inputs + hidden) * self.layers
+        }
+
 
 #: Settings of the family test matrix's tiny model.
 TINY: dict[str, Any] = {"hidden": 32, "batch_size": 4}

@@ -63,7 +63,14 @@ from torch import Tensor, nn
 
 from synth_core import dsp, latent, render
 from synth_core.errors import ModelConfigError
-from synth_core.models.base import Batch, Control, ModelConfig, resolve_values, safe_audio
+from synth_core.models.base import (
+    Batch,
+    Control,
+    ModelConfig,
+    check_range,
+    resolve_values,
+    safe_audio,
+)
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +133,16 @@ class SpectralConfig(ModelConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.n_fft < 64 or self.n_fft & (self.n_fft - 1):
-            raise ModelConfigError(f"n_fft {self.n_fft} must be a power of two ≥ 64")
+        if not 64 <= self.n_fft <= 16384 or self.n_fft & (self.n_fft - 1):
+            raise ModelConfigError(f"n_fft {self.n_fft} must be a power of two from 64 to 16384")
         if not 1 <= self.hop <= self.n_fft // 2:
             raise ModelConfigError(f"hop {self.hop} must be between 1 and n_fft/2")
         if not 0 <= self.pca_components <= 256:
             raise ModelConfigError(f"pca_components {self.pca_components} is outside 0–256")
-        for name in ("latent_channels", "channels", "batch_size", "n_controls"):
-            if int(getattr(self, name)) < 1:
-                raise ModelConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_range("latent_channels", self.latent_channels, 1, 256)
+        check_range("channels", self.channels, 1, 2048)
+        check_range("batch_size", self.batch_size, 1, 1024)
+        check_range("n_controls", self.n_controls, 1, 64)
         if self.n_controls > self.latent_dim:
             raise ModelConfigError(
                 f"n_controls {self.n_controls} cannot exceed latent_dim {self.latent_dim}"
@@ -179,6 +187,16 @@ class SpectralConfig(ModelConfig):
         """Size of the flattened latent: PCA coefficients, then ``latent_channels ×
         latent_frames``."""
         return self.pca_components + self.latent_channels * self.latent_frames
+
+    def allocations(self) -> dict[str, int]:
+        spectrogram = self.n_bins * self.n_frames
+        c, bins, lc = int(self.channels), self.n_bins, int(self.latent_channels)
+        return super().allocations() | {
+            "a spectrogram (n_fft/2+1 bins × clip frames at hop)": spectrogram,
+            "the PCA basis (pca_components × spectrogram)": self.pca_components * spectrogram,
+            "the slider axes (latent_dim²)": self.latent_dim**2,
+            "the network (channels, n_fft, latent_channels)": c * (2 * bins + 18 * c + 6 * lc),
+        }
 
 
 # Scales the texture that new sounds get back (SpectralAutoencoder.fit_texture)

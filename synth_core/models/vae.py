@@ -47,8 +47,10 @@ class VAEConfig(SpectralConfig):
         super().validate()
         if not 0 <= self.kl_weight <= 10:
             raise ModelConfigError(f"kl_weight {self.kl_weight} is outside 0–10")
-        if self.kl_warmup_steps < 0:
-            raise ModelConfigError(f"kl_warmup_steps {self.kl_warmup_steps} must be ≥ 0")
+        if not 0 <= self.kl_warmup_steps <= 10_000_000:
+            raise ModelConfigError(
+                f"kl_warmup_steps {self.kl_warmup_steps} is outside 0–10000000 steps"
+            )
         if not 0 <= self.free_bits <= 10:
             raise ModelConfigError(f"free_bits {self.free_bits} is outside 0–10 nats")
 
