@@ -254,6 +254,7 @@ class FrameFamily(TrainableModel):
     # augmentation of batches would be unused work (63% of the step time of a GAN over frame
     # codes that this project had before).
     augments = False
+    can_resynthesize = True
 
     def __init__(self, config: FrameConfig) -> None:
         config.validate()
@@ -261,7 +262,6 @@ class FrameFamily(TrainableModel):
         self.sample_rate = int(config.sample_rate)
         self.settings = config.ddsp_settings
         # Layouts of the training sounds: data-sized, filled by begin() or load_state().
-    can_resynthesize = True
         self.layouts = torch.zeros(0, config.n_partials + 1)
         # Features of the training sounds by clip index, kept from begin() so learners that step
         # through batches do not analyse the same audio again (not saved: after a resume, batch

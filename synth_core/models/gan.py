@@ -389,6 +389,7 @@ class GANModel(SpectralAutoencoder):
                     group["lr"] = float(state[f"{prefix}.lr"])
             saved["state"] = entries
             optimizer.load_state_dict(saved)
+        return True
 
     def _optimizers(self) -> tuple[tuple[str, torch.optim.Optimizer], ...]:
         return (("ae", self.optimizer), ("g", self.g_optimizer), ("d", self.d_optimizer))
@@ -397,7 +398,6 @@ class GANModel(SpectralAutoencoder):
 register(
     Family(
         name="gan",
-        return True
         title="Generative adversarial network",
         summary="Spectrogram autoencoder whose new sounds a GAN places among the training sounds",
         good_for="New takes on each sound of a set of one-shots, close to what you gave it",

@@ -94,8 +94,8 @@ class GMMModel(FrameFamily):
     family = "gmm"
     config_class = GMMConfig
     PRESETS = PRESETS
-
     can_encode = True
+
     def __init__(self, config: GMMConfig) -> None:
         super().__init__(config)
         self.config: GMMConfig = config

@@ -127,6 +127,7 @@ class RNNModel(FrameFamily, nn.Module):
     family = "rnn"
     config_class = RNNConfig
     PRESETS = PRESETS
+    takes_primer = True
 
     def __init__(self, config: RNNConfig) -> None:
         nn.Module.__init__(self)
@@ -134,7 +135,6 @@ class RNNModel(FrameFamily, nn.Module):
         self.config: RNNConfig = config
         d, g, k = config.feature_dim, int(config.group), int(config.n_partials)
         p = int(config.dims)
-    takes_primer = True
         self.step_dim = p * g
         self.cond_dim = 2 + k
         self.gru = nn.GRU(
