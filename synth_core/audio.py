@@ -21,6 +21,7 @@ import soundfile as sf
 import soxr
 
 from synth_core.errors import AudioFileError
+from synth_core.paths import new_file_mode
 
 log = logging.getLogger(__name__)
 
@@ -253,9 +254,14 @@ def save(
     channels = 1 if samples.ndim == 1 else samples.shape[1]
     if not path.parent.is_dir():
         raise AudioFileError(f"folder {path.parent} does not exist", path=path)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part")
+    try:
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part")
+    except OSError as error:  # a read-only folder, a full disk, a name the file system refuses
+        raise AudioFileError(f"cannot write here ({error.strerror})", path=path) from None
     os.close(fd)
     try:
+        # mkstemp makes the file private (0600); the written sound is shared as the umask says
+        os.chmod(temp_name, new_file_mode())
         with sf.SoundFile(
             os.fsencode(temp_name),
             "w",

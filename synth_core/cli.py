@@ -101,11 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--format", choices=["wav", "flac", "ogg"], default="wav")
     p.add_argument("--sample-rate", type=int, default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace files already in --out")
 
     p = sub.add_parser("reconstruct", help="analyse and resynthesise each file in a folder")
     p.add_argument("run")
     p.add_argument("in_dir")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="folder outside IN_DIR; sub-folders are kept")
+    p.add_argument("--overwrite", action="store_true", help="replace files already in --out")
 
     p = sub.add_parser("evaluate", help="reconstruction and generation metrics against a folder")
     p.add_argument("run")

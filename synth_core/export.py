@@ -14,11 +14,15 @@ for families that offer a pure-tensor decoder through ``export_module()`` (see
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
+import os
 import re
 import string
+import tempfile
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +35,7 @@ from synth_core import __version__, safe_io
 from synth_core import audio as audio_io
 from synth_core.errors import AudioFileError, CheckpointError, TimbreLabError
 from synth_core.models.base import Control, SoundModel, seeded_generator
+from synth_core.paths import new_file_mode
 from synth_core.studio import fill_values
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,10 @@ SIDECAR_VERSION = 1
 MAX_RECIPE_INDEX = 1_000_000
 
 _SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
+
+#: Longest file-name stem, in UTF-8 bytes. File systems allow 255 bytes a name, and
+#: :func:`synth_core.audio.save` writes through ``.<stem>.XXXXXXXX.part``, 15 bytes longer.
+STEM_MAX_BYTES = 255 - 15
 
 
 class ExportError(TimbreLabError):
@@ -138,9 +147,19 @@ class SoundRecipe:
 def check_pattern(pattern: str) -> None:
     """Raise :class:`ExportError` when ``pattern`` has an unknown token or makes no name."""
     try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
+        parsed = [(name, spec or "") for _, name, spec, _ in string.Formatter().parse(pattern)]
     except ValueError as error:
         raise ExportError(f"file-name pattern {pattern!r}: {error}") from None
+    fields = [name for name, _ in parsed if name is not None]
+    for name, spec in parsed:
+        # a width such as {n:>9999999999} would build a huge string before any length check
+        if name is not None and (
+            "{" in spec or any(len(d) > 3 or int(d) > 255 for d in re.findall(r"\d+", spec))
+        ):
+            raise ExportError(
+                f"file-name pattern {pattern!r}: the format {{{name}:{spec}}} is not allowed; "
+                "use plain tokens such as {n}, or widths up to 255"
+            )
     unknown = sorted({f for f in fields if f not in PATTERN_TOKENS})
     if unknown:
         tokens = ", ".join("{" + t + "}" for t in PATTERN_TOKENS)
@@ -152,15 +171,87 @@ def check_pattern(pattern: str) -> None:
 
 
 def file_stem(pattern: str, *, model: str, seed: int, n: int, pitch: float | None) -> str:
-    """Fill in the file-name ``pattern``; characters that file systems dislike become ``_``.
+    """Fill in the file-name ``pattern`` and make the result a safe name for one file.
 
-    ``model`` is shortened to its last path component (a run directory's name).
+    ``model`` is shortened to its last path component (a run directory's name). Characters that
+    file systems dislike become ``_``; dots and spaces at either end are dropped, so no pattern
+    can name ``.``, ``..`` or a hidden file. Dots inside stay (``drums.v2``, ``p60.5``): the
+    extension is appended later, never substituted for what follows the last dot.
+
+    Raises
+    ------
+    ExportError
+        When the name comes out empty, or longer than :data:`STEM_MAX_BYTES` bytes in UTF-8.
     """
     check_pattern(pattern)
-    model_name = Path(model.replace(":", "-")).name or "model"
+    model_name = _clean(Path(model.replace(":", "-")).name) or "model"
     pitch_text = "none" if pitch is None else f"{pitch:g}"
-    stem = pattern.format(model=model_name, seed=seed, n=f"{n:03d}", pitch=pitch_text)
-    return re.sub(r"[^\w.\-+=@ ]", "_", stem).strip() or "sound"
+    try:
+        filled = pattern.format(model=model_name, seed=seed, n=f"{n:03d}", pitch=pitch_text)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+        # a format spec that does not fit its token, such as {n:d} ({n} is text: "001")
+        raise ExportError(f"file-name pattern {pattern!r}: {error}") from None
+    stem = _clean(filled)
+    if not stem:
+        raise ExportError(
+            f"file-name pattern {pattern!r} makes no usable file name ({filled!r}); "
+            "put letters or a token such as {n} in it"
+        )
+    if len(stem.encode("utf-8")) > STEM_MAX_BYTES:
+        raise ExportError(
+            f"file-name pattern {pattern!r} makes a name of {len(stem.encode('utf-8'))} bytes; "
+            f"file names can have at most {STEM_MAX_BYTES} bytes before the extension — "
+            "use a shorter pattern"
+        )
+    return stem
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    return re.sub(r"[^\w.\-+=@ ]", "_", text).strip(". ")
+
+
+def export_path(
+    folder: str | Path,
+    pattern: str,
+    *,
+    model: str,
+    seed: int,
+    n: int,
+    pitch: float | None,
+    extension: str,
+    taken: set[str] | None = None,
+) -> Path:
+    """Where the sound made from ``pattern`` goes: ``folder / (stem + "." + extension)``.
+
+    Pure: nothing is written or created. The extension is appended to the stem from
+    :func:`file_stem`. When ``taken`` is given (the names already planned in a batch, case-folded),
+    a stem that is taken gets ``-2``, ``-3``… and the new name is added to it, so no two sounds
+    of a batch share a file or a sidecar, even on a case-insensitive file system.
+
+    Raises
+    ------
+    ExportError
+        For a pattern that makes no usable name, or when the path does not resolve inside
+        ``folder`` (a link in the folder pointing elsewhere).
+    """
+    stem = file_stem(pattern, model=model, seed=seed, n=n, pitch=pitch)
+    if taken is not None:
+        stem = _unique(stem, taken, pattern)
+    path = Path(folder) / f"{stem}.{extension}"
+    _check_inside(Path(folder), path, pattern)
+    return path
+
+
+def _check_inside(folder: Path, path: Path, pattern: str) -> None:
+    base = folder.expanduser().resolve()
+    for target in (path, path.with_suffix(".json")):
+        resolved = target.expanduser().resolve()
+        if resolved.parent != base:
+            raise ExportError(
+                f"file-name pattern {pattern!r} would write {resolved}, outside the chosen "
+                f"folder {base}; choose another pattern or folder"
+            )
 
 
 def prepare(
@@ -231,7 +322,9 @@ def write_sound(
     sample_rate : int
         Rate of ``audio`` in Hz.
     path : path
-        Output file; its extension is replaced by the format's.
+        Output file. A known audio extension (``.wav``, ``.flac``…) is replaced by the format's;
+        anything else is kept and the format's extension appended (``drums.v2`` →
+        ``drums.v2.wav``). An existing file is replaced.
     settings : ExportSettings
         Format, bit depth, rate, normalisation, fade.
     recipe : SoundRecipe, optional
@@ -242,7 +335,7 @@ def write_sound(
     Path of the sound file written.
     """
     settings.validate()
-    path = Path(path).with_suffix("." + settings.extension)
+    path = _with_extension(Path(path), settings.extension)
     samples = prepare(audio, sample_rate, settings)
     subtype = "VORBIS" if settings.format == "ogg" else _SUBTYPES[settings.bit_depth]
     try:
@@ -274,11 +367,36 @@ def write_sound(
     return path
 
 
+def _with_extension(path: Path, extension: str) -> Path:
+    if path.suffix.lower() in audio_io.FORMAT_BY_SUFFIX:
+        path = path.with_suffix("")
+    stem_bytes = len(path.name.encode("utf-8", "surrogateescape"))
+    if stem_bytes > STEM_MAX_BYTES:
+        raise ExportError(
+            f"the file name {path.name!r} has {stem_bytes} bytes; file names can have at most "
+            f"{STEM_MAX_BYTES} bytes before the extension — choose a shorter one"
+        )
+    return path.with_name(f"{path.name}.{extension}")
+
+
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write a sidecar atomically (temporary file, then a rename) with the umask's permissions."""
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     try:
-        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".timbrelab-", suffix=".part")
     except OSError as error:
-        raise AudioFileError(f"cannot write the sidecar: {error}", path=path) from None
+        reason = error.strerror or error
+        raise AudioFileError(f"cannot write the sidecar: {reason}", path=path) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.chmod(temp_name, new_file_mode())  # mkstemp made it 0600
+            handle.write(text)
+        os.replace(temp_name, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        reason = error.strerror or error
+        raise AudioFileError(f"cannot write the sidecar: {reason}", path=path) from None
 
 
 def read_recipe(path: str | Path) -> SoundRecipe:
@@ -399,6 +517,43 @@ class BatchResult:
     cancelled: bool
 
 
+def batch_paths(
+    out_dir: str | Path,
+    *,
+    model_id: str,
+    n: int,
+    seed: int,
+    pitch: float | None,
+    settings: ExportSettings,
+) -> list[Path]:
+    """The files :func:`export_batch` would write, before it looks at what is on disk.
+
+    Pure and fast (no audio): sound ``i`` (1-based) is named from ``settings.pattern`` with seed
+    ``seed + i - 1``; names are unique within the batch (see :func:`export_path`) and every one
+    resolves inside ``out_dir``.
+    """
+    settings.validate()
+    taken: set[str] = set()
+    return [
+        export_path(
+            out_dir,
+            settings.pattern,
+            model=model_id,
+            seed=seed + i - 1,
+            n=i,
+            pitch=pitch,
+            extension=settings.extension,
+            taken=taken,
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def existing_files(paths: list[Path]) -> list[Path]:
+    """The sounds among ``paths`` that exist already, or whose sidecar does."""
+    return [p for p in paths if p.exists() or p.with_suffix(".json").exists()]
+
+
 def export_batch(
     model: SoundModel,
     out_dir: str | Path,
@@ -410,13 +565,16 @@ def export_batch(
     seed: int = 0,
     pitch: float | None = None,
     settings: ExportSettings | None = None,
+    replace_existing: bool = False,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> BatchResult:
     """Write ``n`` variations around ``values``, each with its own seed and a sidecar.
 
     Variation ``i`` (1-based) uses seed ``seed + i - 1`` and the slider values from
-    :func:`variations`, rendered alone (``n=1``) so its sidecar recreates it exactly.
+    :func:`variations`, rendered alone (``n=1``) so its sidecar recreates it exactly. Its file
+    is the one :func:`batch_paths` plans; every file of the batch is distinct, so
+    ``len(result.files)`` is the number of sounds on disk.
 
     Parameters
     ----------
@@ -428,42 +586,80 @@ def export_batch(
     values, n, spread, seed, pitch
         Centre, count, scatter (see :func:`variations`), first seed, MIDI pitch.
     settings : ExportSettings, optional
+    replace_existing : bool
+        False (the default) never touches a file already there: a sound whose name, or whose
+        sidecar's name, is taken on disk is written as ``<name>-2``, ``-3``… instead. True
+        replaces such files.
     progress : callable(done, total), optional
         Called after each file.
     should_stop : callable() -> bool, optional
         Polled before each file; True stops early (files written so far are kept).
+
+    Raises
+    ------
+    ExportError
+        Bad settings, or a pattern that makes no usable or too long a name (before any sound
+        is rendered).
+    CheckpointError
+        When the model's weights hold NaN or infinity (it would render silence).
     """
+    from synth_core.runs import check_weights
+
     settings = settings or ExportSettings()
     settings.validate()
     out_dir = Path(out_dir)
     controls = model.controls()
     points = variations(controls, values, n=n, spread=spread, seed=seed)
+    paths = batch_paths(out_dir, model_id=model_id, n=n, seed=seed, pitch=pitch, settings=settings)
+    if not replace_existing:
+        paths = _free_paths(paths, settings.pattern)
+    check_weights(model, model_id)
     files: list[Path] = []
-    taken: set[str] = set()
-    for i, point in enumerate(points, start=1):
+    for i, (point, path) in enumerate(zip(points, paths, strict=True), start=1):
         if should_stop is not None and should_stop():
             log.info("export cancelled after %d of %d sounds", len(files), n)
             return BatchResult(files, cancelled=True)
         sound_seed = seed + i - 1
         audio = model.generate(point, n=1, seed=sound_seed, pitch=pitch)[0]
-        stem = file_stem(settings.pattern, model=model_id, seed=sound_seed, n=i, pitch=pitch)
-        stem = _unique(stem, taken)
         recipe = SoundRecipe(
             model=model_id, family=model.family, controls=point, seed=sound_seed, pitch=pitch, n=i
         )
-        files.append(write_sound(audio, model.sample_rate, out_dir / stem, settings, recipe))
+        files.append(write_sound(audio, model.sample_rate, path, settings, recipe))
         if progress is not None:
             progress(i, n)
     return BatchResult(files, cancelled=False)
 
 
-def _unique(stem: str, taken: set[str]) -> str:
-    # a pattern without {n} or {seed} would make every file overwrite the last one
+def _unique(stem: str, taken: set[str], pattern: str) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``… whichever is not in ``taken`` (compared case-folded,
+    as macOS and Windows compare names); the choice is added to ``taken``."""
     candidate, k = stem, 2
-    while candidate in taken:
+    while candidate.casefold() in taken:
         candidate, k = f"{stem}-{k}", k + 1
-    taken.add(candidate)
+    if len(candidate.encode("utf-8")) > STEM_MAX_BYTES:
+        raise ExportError(
+            f"file-name pattern {pattern!r} makes names too long to number apart "
+            f"(at most {STEM_MAX_BYTES} bytes); use a shorter pattern, or add {{n}} to it"
+        )
+    taken.add(candidate.casefold())
     return candidate
+
+
+def _free_paths(paths: list[Path], pattern: str) -> list[Path]:
+    """``paths`` with each one whose sound or sidecar exists moved to a free numbered name."""
+    taken = {p.name[: -len(p.suffix)].casefold() for p in paths}
+    result = []
+    for path in paths:
+        if path.exists() or path.with_suffix(".json").exists():
+            stem, extension = path.name[: -len(path.suffix)], path.suffix
+            candidate = path
+            while candidate.exists() or candidate.with_suffix(".json").exists():
+                free = _unique(stem, taken, pattern)
+                candidate = path.with_name(free + extension)
+            _check_inside(path.parent, candidate, pattern)
+            path = candidate
+        result.append(path)
+    return result
 
 
 def export_model(model: SoundModel, path: str | Path, *, format: str) -> Path:
@@ -481,13 +677,13 @@ def export_model(model: SoundModel, path: str | Path, *, format: str) -> Path:
         Output file (``.pt`` for TorchScript, ``.onnx`` for ONNX by convention).
     format : {"torchscript", "onnx"}
     """
-    factory = getattr(model, "export_module", None)
-    if factory is None:
+    module = model.export_module()
+    if module is None:
         raise ExportError(
             f"the {model.family!r} family cannot be exported as a standalone model yet; "
             "use `timbrelab generate` to render sounds from it"
         )
-    module = factory().eval()
+    module = module.eval()
     example = torch.tensor([[c.default for c in model.controls()]], dtype=torch.float32)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

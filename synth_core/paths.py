@@ -3,11 +3,13 @@
 Directories follow each platform's conventions (platformdirs: ``~/.cache/timbrelab`` on Linux,
 ``~/Library/Caches/timbrelab`` on macOS, ``%LOCALAPPDATA%`` on Windows). Each can be moved with an
 environment variable, which tests set to temporary folders so they never touch a real home.
+:func:`new_file_mode` says which permissions a file written atomically should get.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import platformdirs
@@ -52,3 +54,34 @@ def config_dir(*, create: bool = False) -> Path:
 def data_dir(*, create: bool = False) -> Path:
     """Folder for the user's runs and models. Overridden by ``TIMBRELAB_DATA_DIR``."""
     return _resolve(DATA_ENV, platformdirs.user_data_dir(APP_NAME, appauthor=False), create=create)
+
+
+def new_file_mode() -> int:
+    """The permission bits a newly created file gets under the process's umask (``0o666 & ~umask``).
+
+    Atomic writers create a temporary file with :func:`tempfile.mkstemp`, which makes it private
+    (0600) whatever the umask says; they ``chmod`` it to this mode before renaming it into place,
+    so written sounds, sidecars and checkpoints are shared exactly like files the user's other
+    tools write. On Linux the umask is read from ``/proc/self/status``, which is thread-safe;
+    elsewhere it is read by setting it and restoring it, with a restrictive value set in between
+    so that a file another thread creates at that moment can only be more private, never more
+    open.
+    """
+    return 0o666 & ~_umask()
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask

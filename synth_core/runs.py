@@ -14,14 +14,14 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from synth_core import checkpoint
-from synth_core.errors import CheckpointError, ModelConfigError
+from synth_core.errors import AudioFileError, CheckpointError, ModelConfigError
 from synth_core.models.base import SoundModel, resolve_values
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,37 @@ def load_model(run: str | Path) -> SoundModel:
     )
 
 
+def check_weights(model: SoundModel, name: str) -> None:
+    """Refuse a model whose learned weights hold NaN or infinity.
+
+    Such a model renders NaN, which every family's output stage turns into silence: without this
+    check ``generate`` and an export would write silent files and report success. Checked are the
+    parameters of a torch module, or for other families the NaN in their state tensors (their
+    state may hold infinities on purpose, such as log-probabilities of impossible transitions;
+    NaN in a buffer that marks "unknown", such as a clip's pitch, is not a weight).
+
+    Raises
+    ------
+    CheckpointError
+        Naming the model and the first corrupt tensor.
+    """
+    if isinstance(model, torch.nn.Module):
+        tensors = ((key, value, True) for key, value in model.named_parameters())
+    else:
+        state = getattr(model, "state", None)
+        items = state().items() if callable(state) else ()
+        tensors = ((key, value, False) for key, value in items)
+    for key, value, learned in tensors:
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            continue
+        bad = ~torch.isfinite(value) if learned else torch.isnan(value)
+        if bool(bad.any()):
+            raise CheckpointError(
+                f"model {name} renders NaN: its weights are corrupt ({key} holds NaN or "
+                "infinity); retrain or reload it"
+            )
+
+
 def parse_control_values(pairs: list[str], model: SoundModel) -> dict[str, float]:
     """``["axis_1=1.5", "variation=0"]`` checked against ``model.controls()``."""
     values: dict[str, float] = {}
@@ -97,7 +128,12 @@ def _write(audio: torch.Tensor, path: Path, sample_rate: int, out_rate: int | No
 
 def cli_generate(args: argparse.Namespace) -> int:
     """``timbrelab generate RUN --n N --out DIR [--seed S] [--pitch MIDI] [--set NAME=VALUE]
-    [--primer FILE]``."""
+    [--primer FILE] [--overwrite]``.
+
+    Sound ``i`` (file ``NNNN``, from 0) is rendered alone with seed ``S + i`` and written before
+    the next is rendered. Files already in ``DIR`` are refused before anything is rendered unless
+    ``--overwrite`` is given; a model whose weights hold NaN is refused (it renders silence).
+    """
     if args.n < 1:
         raise ModelConfigError(f"--n must be at least 1, got {args.n}")
     model = load_model(args.run)
@@ -124,15 +160,33 @@ def cli_generate(args: argparse.Namespace) -> int:
                 "--seconds cannot change it"
             )
     out = Path(args.out)
+    if not getattr(args, "overwrite", False):
+        names = (out / output_name(i, args.pitch, args.format) for i in range(args.n))
+        _refuse_existing(names)
+    check_weights(model, args.run)
     out.mkdir(parents=True, exist_ok=True)
     seed = args.seed if args.seed is not None else int(torch.seed() % 2**31)
+    # One sound at a time, each written before the next is rendered: memory is that of one
+    # sound whatever --n is, and sound i (seed + i) is the same for every --n, and the same
+    # sound the app's export writes for that seed.
     with torch.no_grad():
-        audio = model.generate(values, n=args.n, seed=seed, pitch=args.pitch, **kwargs)
-    for i in range(audio.shape[0]):
-        path = out / output_name(i, args.pitch, args.format)
-        _write(audio[i], path, int(model.sample_rate), args.sample_rate)
-    sys.stderr.write(f"wrote {audio.shape[0]} sound(s) to {out} (seed {seed})\n")
+        for i in range(args.n):
+            audio = model.generate(values, n=1, seed=seed + i, pitch=args.pitch, **kwargs)
+            path = out / output_name(i, args.pitch, args.format)
+            _write(audio[0], path, int(model.sample_rate), args.sample_rate)
+    last = f"–{seed + args.n - 1}" if args.n > 1 else ""
+    sys.stderr.write(f"wrote {args.n} sound(s) to {out} (seeds {seed}{last})\n")
     return 0
+
+
+def _refuse_existing(paths: Iterable[Path]) -> None:
+    """Raise before anything is rendered when one of ``paths`` exists (no ``--overwrite``)."""
+    for path in paths:
+        if path.exists() or path.is_symlink():
+            raise AudioFileError(
+                "already exists; pass --overwrite to replace it, or choose another --out folder",
+                path=path,
+            )
 
 
 def _generate_keywords(model: SoundModel) -> set[str]:
@@ -142,18 +196,25 @@ def _generate_keywords(model: SoundModel) -> set[str]:
 
 
 def cli_reconstruct(args: argparse.Namespace) -> int:
-    """``timbrelab reconstruct RUN IN_DIR --out DIR``: each file analysed and resynthesised."""
+    """``timbrelab reconstruct RUN IN_DIR --out DIR [--overwrite]``: each file analysed and
+    resynthesised into ``DIR``, at the same place relative to it as in ``IN_DIR`` (see
+    :func:`reconstruct_paths` for the names). ``DIR`` may not be, contain or lie inside
+    ``IN_DIR``, and files already in ``DIR`` are kept unless ``--overwrite`` is given."""
     from synth_core.dataset import load_clips_reporting, say_skipped
 
+    in_dir, out = Path(args.in_dir), Path(args.out)
+    _refuse_overlap(in_dir, out)
     model = load_model(args.run)
     clips = load_clips_reporting(
-        args.in_dir,
+        in_dir,
         say_skipped,
         sample_rate=int(model.sample_rate),
         seconds=float(model.config.clip_seconds),
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    targets = reconstruct_paths(clips.paths, in_dir.expanduser().absolute(), out)
+    if not getattr(args, "overwrite", False):
+        _refuse_existing(targets)
+    check_weights(model, args.run)
     takes_pitch = "pitch" in set(_reconstruct_keywords(model))
     from tqdm import tqdm
 
@@ -172,11 +233,64 @@ def cli_reconstruct(args: argparse.Namespace) -> int:
             kwargs = {"pitch": clips.pitch[start : start + 16]} if takes_pitch else {}
             rebuilt = model.reconstruct(audio, **kwargs)
             for i in range(rebuilt.shape[0]):
-                source = Path(clips.paths[start + i])
-                _write(rebuilt[i], out / (source.stem + ".wav"), int(model.sample_rate), None)
+                target = targets[start + i]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _write(rebuilt[i], target, int(model.sample_rate), None)
             bar.update(rebuilt.shape[0])
     sys.stderr.write(f"reconstructed {len(clips)} file(s) into {out}\n")
     return 0
+
+
+def _refuse_overlap(in_dir: Path, out: Path) -> None:
+    """Refuse an output folder that is, contains or lies inside the input folder (compared
+    resolved, so links and ``..`` cannot hide it): writing there would replace the originals or
+    feed the results back into the next scan of the input."""
+    source = in_dir.expanduser().resolve()
+    target = out.expanduser().resolve()
+    if target == source or source in target.parents or target in source.parents:
+        relation = (
+            "is" if target == source else "is inside" if source in target.parents else "contains"
+        )
+        raise AudioFileError(
+            f"--out {out} {relation} the input folder {in_dir}; the originals could be "
+            "replaced — choose an output folder outside it",
+            path=out,
+        )
+
+
+def reconstruct_paths(sources: list[Path], in_dir: Path, out: Path) -> list[Path]:
+    """Where ``reconstruct`` writes each source: ``out / <path relative to in_dir>`` as WAV.
+
+    A source keeps its name with ``.wav`` for its extension (``kick.flac`` → ``kick.wav``),
+    unless two sources of one folder would then share a name (``a.wav`` and ``a.flac``): then a
+    source that is not ``.wav`` keeps its whole name and gets ``.wav`` after it
+    (``a.flac.wav``), and a ``.wav`` keeps its own. Names are compared case-folded (macOS and
+    Windows); a clash that remains after that gets ``-2``, ``-3``… before the extension.
+    """
+    relative = []
+    for source in sources:
+        try:
+            relative.append(Path(source).relative_to(in_dir))
+        except ValueError:
+            relative.append(Path(Path(source).name))
+    plain = [r.with_name(r.stem + ".wav") for r in relative]
+    counts: dict[str, int] = {}
+    for path in plain:
+        counts[path.as_posix().casefold()] = counts.get(path.as_posix().casefold(), 0) + 1
+    wanted = [
+        p if counts[p.as_posix().casefold()] == 1 or r.suffix.lower() == ".wav"
+        else r.with_name(r.name + ".wav")
+        for r, p in zip(relative, plain, strict=True)
+    ]  # fmt: skip
+    taken: set[str] = set()
+    result = []
+    for path in wanted:
+        candidate, k = path, 2
+        while candidate.as_posix().casefold() in taken:
+            candidate, k = path.with_name(f"{path.stem}-{k}.wav"), k + 1
+        taken.add(candidate.as_posix().casefold())
+        result.append(out / candidate)
+    return result
 
 
 def _reconstruct_keywords(model: SoundModel) -> set[str]:

@@ -2,7 +2,9 @@
 
 Choices map one to one onto :class:`synth_core.export.ExportSettings`; the writing itself is
 :func:`synth_core.export.export_batch`, run on a :class:`~app.workers.BackgroundTask` so the
-progress bar moves and Cancel stops between two files (files already written are kept).
+progress bar moves and Cancel stops between two files (files already written are kept). When
+files of the batch are already in the folder, the dialog asks first: replace them, or keep both
+(the new files get numbered names).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -33,7 +36,9 @@ from synth_core.errors import TimbreLabError
 from synth_core.export import (
     BatchResult,
     ExportSettings,
+    batch_paths,
     check_pattern,
+    existing_files,
     export_batch,
 )
 from synth_core.models.base import SoundModel
@@ -202,15 +207,31 @@ class ExportDialog(QDialog):
         """Write the files on a background thread."""
         if self.task is not None and self.task.isRunning():
             return
-        try:
-            settings = self.settings()
-            check_pattern(settings.pattern)
-        except TimbreLabError as error:
-            self.message.setText(str(error))
-            return
         folder = Path(self.folder_edit.text()).expanduser()
         count = self.count_box.value()
         spread = self.spread_box.value()
+        try:
+            settings = self.settings()
+            check_pattern(settings.pattern)
+            planned = batch_paths(
+                folder,
+                model_id=self.model_id,
+                n=count,
+                seed=self.seed,
+                pitch=self.pitch,
+                settings=settings,
+            )
+        except TimbreLabError as error:
+            self.message.setText(str(error))
+            return
+        clashes = existing_files(planned)
+        replace = False
+        if clashes:
+            answer = self.ask_about_existing(folder, clashes, count)
+            if answer is None:
+                self.message.setText("Nothing written: the files are already there.")
+                return
+            replace = answer == "replace"
 
         def job(progress, should_stop) -> BatchResult:
             return export_batch(
@@ -223,6 +244,7 @@ class ExportDialog(QDialog):
                 seed=self.seed,
                 pitch=self.pitch,
                 settings=settings,
+                replace_existing=replace,
                 progress=progress,
                 should_stop=should_stop,
             )
@@ -237,6 +259,29 @@ class ExportDialog(QDialog):
         self.task.finished.connect(self._update_enabled)
         self.task.start()
         self._update_enabled()
+
+    def ask_about_existing(self, folder: Path, clashes: list[Path], count: int) -> str | None:
+        """Ask what to do with files of the batch that are already in ``folder``: "replace",
+        "keep" (the new files get numbered names, nothing is touched) or None to cancel."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Files already exist")
+        some = "This file is" if len(clashes) == 1 else f"{len(clashes)} of {count} files are"
+        box.setText(f"{some} already in {folder}: {clashes[0].name}")
+        box.setInformativeText(
+            "Replace them, or keep both by giving the new files numbered names (name-2…)?"
+        )
+        replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep both", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is replace:
+            return "replace"
+        if clicked is keep:
+            return "keep"
+        return None
 
     def cancel(self) -> None:
         if self.task is not None:

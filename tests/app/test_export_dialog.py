@@ -182,3 +182,47 @@ def test_first_launch_plays_the_flagship_starter_and_lists_every_model(qtbot, ma
     assert listed[:2] == ["builtin-vae", "builtin-cnn"]
     assert "physical:string" in listed and "physical:tube" in listed
     assert main_window.sound_view.duration_s > 0
+
+
+def answer_next_question(monkeypatch, button_text: str) -> list[str]:
+    """Make the next question box answer itself by clicking ``button_text``; returns the
+    questions asked."""
+    asked = []
+
+    def click(box: QMessageBox) -> int:
+        asked.append(box.text())
+        [button] = [b for b in box.buttons() if b.text().replace("&", "") == button_text]
+        button.click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", click)
+    return asked
+
+
+def test_exporting_over_files_already_there_asks_first(qtbot, string_dialog, tmp_path, monkeypatch):
+    dialog = string_dialog
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "take-001.wav").write_bytes(b"my own take")
+    dialog.pattern_edit.setText("take-{n}")
+    dialog.count_box.setValue(2)
+
+    asked = answer_next_question(monkeypatch, "Cancel")
+    dialog.start()
+    assert asked and "take-001.wav" in asked[0] and str(out) in asked[0]
+    assert dialog.task is None and "Nothing written" in dialog.message.text()
+    assert sorted(p.name for p in out.iterdir()) == ["take-001.wav"]
+
+    answer_next_question(monkeypatch, "Keep both")
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.result is not None, timeout=WAIT_MS)
+    assert [p.name for p in dialog.result.files] == ["take-001-2.wav", "take-002.wav"]
+    assert (out / "take-001.wav").read_bytes() == b"my own take"
+
+    dialog.result = None
+    answer_next_question(monkeypatch, "Replace")
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.result is not None, timeout=WAIT_MS)
+    assert [p.name for p in dialog.result.files] == ["take-001.wav", "take-002.wav"]
+    assert soundfile.info(out / "take-001.wav").frames > 0
+    assert len(list(out.glob("*.wav"))) == 3 and "Wrote 2 sound(s)" in dialog.message.text()

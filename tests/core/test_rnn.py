@@ -189,7 +189,7 @@ def test_generate_command_takes_a_primer_file(trained, primer_wav, tmp_path, cap
     assert main(args) == 0
     first, rate = sf.read(out / "0000.wav", dtype="float32")
     assert rate == 16000 and len(first) == 7168 + 4000
-    assert main([*args, "--set", "primer_seconds=0.25", "--seconds", "1"]) == 0
+    assert main([*args, "--set", "primer_seconds=0.25", "--seconds", "1", "--overwrite"]) == 0
     assert len(sf.read(out / "0000.wav")[0]) == 16000
     capsys.readouterr()
 
