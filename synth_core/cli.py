@@ -14,8 +14,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import math
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from synth_core import __version__
 from synth_core.errors import TimbreLabError
@@ -36,10 +39,105 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+MAX_SEED = 2**63 - 1
+"""Largest ``--seed``: families add offsets to a seed (a batch's ``seed + i``, evaluate's
+``seed + 1000 * repeat``) and torch takes seeds below 2**64, so 2**63 leaves room for them."""
+MAX_GENERATE = 100_000
+"""Most sounds one ``generate`` writes; a bigger pack is several runs with other seeds."""
+MAX_EVALUATE = 10_000
+"""Most clips ``evaluate --n`` draws: they are scored together in memory."""
+MAX_SECONDS = 600.0
+"""Longest ``--seconds`` a sound may be (the longest file a dataset accepts, too)."""
+
+
+def int_in_range(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting whole numbers ``low``–``high``; anything else (not a
+    number, out of range, beyond 64 bits) is the parser's one-line error, exit 2."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {low} to {high}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def finite_float(
+    low: float, high: float = math.inf, *, low_inclusive: bool = True
+) -> Callable[[str], float]:
+    """An argparse ``type`` accepting finite numbers from ``low`` (excluded unless
+    ``low_inclusive``) to ``high``. ``float()`` alone would let ``nan``, ``inf`` and ``1e999``
+    through, which no budget, pitch or length can mean."""
+    bound = f"{'from' if low_inclusive else 'above'} {low:g}" + (
+        f" to {high:g}" if math.isfinite(high) else ""
+    )
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        in_range = value >= low if low_inclusive else value > low
+        if not (math.isfinite(value) and in_range and value <= high):
+            raise argparse.ArgumentTypeError(f"expected a finite number {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def sample_rate(text: str) -> int:
+    """An argparse ``type``: a sample rate the audio module can resample to and write, Hz."""
+    from synth_core.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+
+    try:
+        return int_in_range(MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a sample rate from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz, got {text!r}"
+        ) from None
+
+
+def output_folder_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why no folder can be made (or written into) at ``path``, or None when one can.
+
+    The nearest part of ``path`` that exists must be a folder: a file, a broken link or a
+    device in the way would otherwise surface as ``FileExistsError`` or ``NotADirectoryError``
+    deep inside a command, after its work was done.
+    """
+    path = Path(path)
+    for place in (path, *path.parents):
+        try:
+            if place.is_dir():
+                return None
+            if not (place.exists() or place.is_symlink()):
+                continue
+        except (OSError, ValueError):  # unreadable or unnameable: the command will say why
+            return None
+        if place == path:
+            return "exists and is not a folder"
+        return f"{place} is not a folder, so no folder can be made inside it"
+    return None
+
+
+def output_folder(text: str) -> str:
+    """An argparse ``type`` for ``--out``/``OUT`` folders (see :func:`output_folder_problem`)."""
+    problem = output_folder_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}; choose another folder")
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as the CLI contract says
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"timbrelab: error: {message}\n")
+    def error(self, message: str) -> None:
+        # One line and exit 2, as the CLI contract says: no usage block, which is what a script
+        # or the app would have to pick the actual complaint out of; --help has it.
+        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(2)
 
 
@@ -50,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     p = sub.add_parser("demo", help="train on built-in sounds for about a minute, export a pack")
-    p.add_argument("--out", default="timbrelab-demo", help="folder for the sample pack")
-    p.add_argument("--max-minutes", type=float, default=1.0)
+    p.add_argument(
+        "--out", type=output_folder, default="timbrelab-demo", help="folder for the sample pack"
+    )
+    p.add_argument("--max-minutes", type=finite_float(0, 1e6, low_inclusive=False), default=1.0)
     p.add_argument("--family", default="vae")
 
     sub.add_parser("info", help="version, device, threads, audio devices, paths")
@@ -65,14 +165,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-recursive", action="store_true", help="do not look in sub-folders")
 
     p = sub.add_parser("starter-data", help="write the built-in dataset as WAV files")
-    p.add_argument("out", help="folder to write (gets train/ and test/)")
+    p.add_argument("out", type=output_folder, help="folder to write (gets train/ and test/)")
 
     p = sub.add_parser("train", help="train a model on a folder of sounds")
     p.add_argument("data", help="folder of sounds")
     p.add_argument("--family", required=True, help="model family (see `timbrelab families`)")
     p.add_argument("--out", required=True, help="run directory to write")
-    p.add_argument("--steps", type=int, default=None, help="stop after this many steps")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop after this long")
+    p.add_argument(
+        "--steps", type=int_in_range(1, 10**9), default=None, help="stop after this many steps"
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=finite_float(0, 1e6, low_inclusive=False),
+        default=None,
+        help="stop after this long",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best)")
     p.add_argument("--progress", choices=["bar", "jsonl", "none"], default="bar")
@@ -80,18 +187,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="config override"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_in_range(0, MAX_SEED), default=0)
     p.add_argument(
-        "--checkpoint-every", type=float, default=60.0, metavar="S", help="seconds between saves"
+        "--checkpoint-every",
+        type=finite_float(0, low_inclusive=False),
+        default=60.0,
+        metavar="S",
+        help="seconds between saves",
     )
 
     p = sub.add_parser("generate", help="render sounds from a model")
     p.add_argument("run", help="run directory, starter model name, or physical:INSTRUMENT")
-    p.add_argument("--n", type=int, default=1)
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--pitch", type=float, default=None, help="MIDI note number")
-    p.add_argument("--seconds", type=float, default=None, help="length, for families that allow it")
+    p.add_argument("--n", type=int_in_range(1, MAX_GENERATE), default=1, help="how many sounds")
+    p.add_argument("--out", type=output_folder, required=True)
+    p.add_argument("--seed", type=int_in_range(0, MAX_SEED), default=None)
+    p.add_argument("--pitch", type=finite_float(0, 127), default=None, help="MIDI note number")
+    p.add_argument(
+        "--seconds",
+        type=finite_float(0, MAX_SECONDS, low_inclusive=False),
+        default=None,
+        help="length, for families that allow it",
+    )
     p.add_argument(
         "--primer",
         default=None,
@@ -100,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--format", choices=["wav", "flac", "ogg"], default="wav")
-    p.add_argument("--sample-rate", type=int, default=None)
+    p.add_argument("--sample-rate", type=sample_rate, default=None, help="Hz (8000–192000)")
     p.add_argument("--overwrite", action="store_true", help="replace files already in --out")
 
     p = sub.add_parser("reconstruct", help="analyse and resynthesise each file in a folder")
@@ -112,11 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="reconstruction and generation metrics against a folder")
     p.add_argument("run")
     p.add_argument("data")
-    p.add_argument("--n", type=int, default=None, help="generated clips (default: as many as DATA)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--repeats", type=int, default=1,
+        "--n",
+        type=int_in_range(1, MAX_EVALUATE),
+        default=None,
+        help="generated clips (default: as many as DATA)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--seed", type=int_in_range(0, MAX_SEED), default=0)
+    p.add_argument(
+        "--repeats", type=int_in_range(1, 1000), default=1,
         help="score generation with this many seeds and report mean ± sd (1-NN varies ±0.035)",
     )  # fmt: skip
 

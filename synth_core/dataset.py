@@ -6,6 +6,12 @@ gets a reason a musician can act on. :func:`load_clips` turns the usable files i
 :class:`ClipSet`: mono, one sample rate, leading silence trimmed so every clip starts at its onset,
 cut or zero-padded to one length, with a pitch label from ``name__pNNN.wav`` file names. Prepared
 clips are cached by file content in the user cache folder (plain ``.npy``, never pickle).
+
+Whether a readable file's samples are usable is decided in one place, :func:`judge_level`, which
+both the scan and the clip loader call: silence and a constant (DC-only) signal are skipped, and
+float files that go over full scale (a render at ±1000) are used scaled down to a 0 dBFS peak,
+with a note the scan shows. File names reach the terminal through :func:`printable_name`, so a
+name that is not UTF-8 or holds a newline or escape sequence prints as one escaped line.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from synth_core.audio import (
     UNSUPPORTED_AUDIO_SUFFIXES,
     libsndfile_reason,
     load,
+    resample,
 )
 from synth_core.errors import AudioFileError, DatasetError
 
@@ -61,7 +68,8 @@ DECODE_BLOCK_FRAMES = 65536
 """Frames decoded at a time while checking a file's samples."""
 
 _PITCH_PATTERN = re.compile(r"__p(\d{1,3}(?:\.\d+)?)$", re.IGNORECASE)
-_CACHE_VERSION = 1
+# 2: clips of files over full scale are scaled to a 0 dBFS peak (judge_level)
+_CACHE_VERSION = 2
 _HASH_BYTES = 65536
 _PROGRESS_INTERVAL_S = 0.05
 
@@ -97,6 +105,11 @@ class SoundFile:
         MIDI note number from a ``name__pNNN`` file name, else None.
     format, subtype : str
         libsndfile's names, e.g. ``"WAV"`` and ``"PCM_16"``.
+    gain : float
+        Linear gain the clip loader applies (below 1 only for a float file over full scale).
+    note : str
+        What the scan wants the user to know about a file it uses ("" when nothing), e.g. that
+        it peaks at 1,000× full scale and is scaled down for training.
     """
 
     path: Path
@@ -108,6 +121,8 @@ class SoundFile:
     pitch: float | None
     format: str = ""
     subtype: str = ""
+    gain: float = 1.0
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,103 @@ def pitch_from_name(path: str | Path) -> float | None:
         return None
     pitch = float(match.group(1))
     return pitch if 0.0 <= pitch <= 127.0 else None
+
+
+@dataclass(frozen=True)
+class LevelVerdict:
+    """What :func:`judge_level` decided about a file's samples.
+
+    ``skip`` is the reason the file is not used, or None; ``gain`` the linear gain the clip
+    loader applies; ``note`` what the scan shows about a file it uses ("" when nothing).
+    """
+
+    skip: str | None
+    gain: float = 1.0
+    note: str = ""
+
+
+def judge_level(peak: float, swing: float) -> LevelVerdict:
+    """Whether, and at what gain, a file with these sample statistics is used.
+
+    The one decision the scan and the clip loader share, so what ``timbrelab scan`` reports is
+    what training loads.
+
+    Parameters
+    ----------
+    peak : float
+        Largest absolute sample over every channel (full scale is 1).
+    swing : float
+        Largest half peak-to-peak range of any one channel: the level left once a constant
+        offset is removed, so a DC-only signal has swing 0 whatever its peak.
+
+    Returns
+    -------
+    LevelVerdict
+        Skipped when silent (peak below :data:`SILENCE_DBFS`) or constant (swing below it: DC
+        only, or every sample the same value). A peak over full scale, which only float files
+        can hold, is scaled to 0 dBFS (``gain = 1 / peak``) rather than clipped or skipped:
+        the recording is intact, only its level is wrong.
+    """
+    floor = 10.0 ** (SILENCE_DBFS / 20.0)
+    if peak == 0.0:
+        return LevelVerdict("silent (every sample is zero)")
+    if peak < floor:
+        return LevelVerdict(
+            f"silent (peak {20 * np.log10(peak):.0f} dBFS is below {SILENCE_DBFS:g} dBFS)"
+        )
+    if swing < floor:
+        return LevelVerdict(
+            f"constant signal (DC only: every sample is about {peak:.3g}); nothing to hear"
+        )
+    if peak > 1.0:
+        times = f"{peak:,.0f}" if peak >= 10.0 else f"{peak:.2f}"
+        return LevelVerdict(
+            None,
+            gain=1.0 / peak,
+            note=f"peaks at {times}× full scale (+{20 * np.log10(peak):.1f} dB): "
+            "normalised to 0 dBFS for training",
+        )
+    return LevelVerdict(None)
+
+
+def measure_level(samples: np.ndarray) -> tuple[float, float]:
+    """``(peak, swing)`` of ``[frames]`` or ``[frames, channels]`` samples, for
+    :func:`judge_level`."""
+    data = samples.reshape(samples.shape[0], -1)
+    if data.size == 0:
+        return 0.0, 0.0
+    low, high = data.min(axis=0), data.max(axis=0)
+    peak = float(max(np.abs(low).max(), np.abs(high).max()))
+    return peak, float((high.astype(np.float64) - low).max() / 2.0)
+
+
+# Invisible characters that reorder the text around them: a name holding one can make a
+# terminal line read as something else.
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable_name(name: str | os.PathLike[str]) -> str:
+    """A file name or path as one safe line of terminal text.
+
+    Bytes that are not UTF-8 (kept by Python as surrogates) become ``\\xNN``; control
+    characters (newline, escape sequences, line and paragraph separators) and bidirectional
+    overrides become ``\\n``, ``\\x1b``, ``\\u202e``…; everything else, accents and CJK
+    included, is kept as it is.
+    """
+    text = os.fspath(name)
+    out: list[str] = []
+    for char in text:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for an undecodable byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[char])
+        elif unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 class _Throttle:
@@ -313,14 +425,17 @@ def _inspect(path: Path) -> SoundFile | SkippedFile:
                 f"too long ({_human_seconds(header_frames / rate)} > "
                 f"{_human_seconds(MAX_DURATION_S)})",
             )
-        frames, peak = 0, 0.0
+        frames = 0
+        low = np.full(channels, np.inf, dtype=np.float32)
+        high = np.full(channels, -np.inf, dtype=np.float32)
         try:
             for block in handle.blocks(DECODE_BLOCK_FRAMES, dtype="float32", always_2d=True):
                 if not np.isfinite(block).all():
                     return SkippedFile(path, "contains NaN or infinite samples")
                 frames += block.shape[0]
                 if block.size:
-                    peak = max(peak, float(np.abs(block).max()))
+                    np.minimum(low, block.min(axis=0), out=low)
+                    np.maximum(high, block.max(axis=0), out=high)
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
             return SkippedFile(path, f"unreadable: damaged audio data ({libsndfile_reason(error)})")
         format_name, subtype = handle.format, handle.subtype
@@ -333,12 +448,10 @@ def _inspect(path: Path) -> SoundFile | SkippedFile:
         return SkippedFile(
             path, f"too short ({_human_seconds(duration)} < {_human_seconds(MIN_DURATION_S)})"
         )
-    if peak == 0.0:
-        return SkippedFile(path, "silent (every sample is zero)")
-    if peak < 10.0 ** (SILENCE_DBFS / 20.0):
-        return SkippedFile(
-            path, f"silent (peak {20 * np.log10(peak):.0f} dBFS is below {SILENCE_DBFS:g} dBFS)"
-        )
+    peak, swing = measure_level(np.stack([low, high]))
+    verdict = judge_level(peak, swing)
+    if verdict.skip is not None:
+        return SkippedFile(path, verdict.skip)
     return SoundFile(
         path=path,
         duration=duration,
@@ -349,6 +462,8 @@ def _inspect(path: Path) -> SoundFile | SkippedFile:
         pitch=pitch_from_name(path),
         format=format_name,
         subtype=subtype,
+        gain=verdict.gain,
+        note=verdict.note,
     )
 
 
@@ -682,9 +797,14 @@ def load_clips(
     )
 
 
+def skipped_line(item: SkippedFile) -> str:
+    """``"skipped PATH: REASON"``, one line whatever the file's name holds."""
+    return f"skipped {printable_name(item.path)}: {printable_name(item.reason)}"
+
+
 def say_skipped(item: SkippedFile) -> None:
     """The command line's line for a file it does not use, on stderr."""
-    sys.stderr.write(f"skipped {item.path}: {item.reason}\n")
+    sys.stderr.write(skipped_line(item) + "\n")
 
 
 def load_clips_reporting(
@@ -713,20 +833,32 @@ def _prepared_clip(
         cached = cache.read(key)
         if cached is not None:
             return cached
-    audio = load(path, sample_rate=sample_rate, mono=True)
-    clip = prepare_clip(audio.samples, sample_rate, length=length, trim=trim)
+    # Every channel at the file's own rate, judged as the scan judged it; then mono and resampled
+    # exactly as ``load(path, sample_rate=..., mono=True)`` would.
+    audio = load(path, mono=False)
+    verdict = judge_level(*measure_level(audio.samples))
+    if verdict.skip is not None:
+        raise AudioFileError(verdict.skip, path=path)
+    samples = audio.samples
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1, dtype=np.float32)
+    if verdict.gain != 1.0:
+        samples = samples * np.float32(verdict.gain)
+    if audio.sample_rate != sample_rate:
+        samples = resample(samples, audio.sample_rate, sample_rate)
+    clip = prepare_clip(samples, sample_rate, length=length, trim=trim)
     if cache is not None:
         cache.write(key, clip)
     return clip
 
 
 def _display(path: Path, folder: Path) -> str:
-    """A path relative to the scanned folder, printable even when its name is not valid UTF-8."""
+    """A path relative to the scanned folder, as one escaped line (see :func:`printable_name`)."""
     try:
         text = path.relative_to(folder).as_posix()
     except ValueError:
         text = str(path)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return printable_name(text)
 
 
 def _text_width(text: str) -> int:
@@ -740,21 +872,21 @@ def _pad(text: str, width: int) -> str:
 
 def format_report(report: ScanReport) -> str:
     """The human-readable table ``timbrelab scan`` prints."""
-    folder = str(report.folder).encode("utf-8", "backslashreplace").decode("utf-8")
-    lines = [f"Folder: {folder}", ""]
+    lines = [f"Folder: {printable_name(report.folder)}", ""]
     if report.usable:
         names = [_display(item.path, report.folder) for item in report.usable]
         width = min(60, max(len("File"), *(_text_width(name) for name in names)))
         lines.append(f"USED ({len(report.usable)})")
         lines.append(
             f"  {'File':<{width}}  {'Length':>8}  {'Rate':>6}  {'Ch':>2}  {'Peak':>7}  Pitch"
+            + ("  Note" if any(item.note for item in report.usable) else "")
         )
         for name, item in zip(names, report.usable, strict=True):
             peak = f"{20 * np.log10(item.peak):.1f}dB" if item.peak else "-"
             pitch = f"{item.pitch:g}" if item.pitch is not None else "-"
             lines.append(
                 f"  {_pad(name, width)}  {item.duration:>7.3f}s  {item.sample_rate:>6}  "
-                f"{item.channels:>2}  {peak:>7}  {pitch}"
+                f"{item.channels:>2}  {peak:>7}  {pitch:<5}  {item.note}".rstrip()
             )
         lines.append("")
     if report.skipped:
@@ -763,11 +895,11 @@ def format_report(report: ScanReport) -> str:
         lines.append(f"SKIPPED ({len(report.skipped)})")
         lines.append(f"  {'File':<{width}}  Reason")
         for name, item in zip(names, report.skipped, strict=True):
-            lines.append(f"  {_pad(name, width)}  {item.reason}")
+            lines.append(f"  {_pad(name, width)}  {printable_name(item.reason)}")
         lines.append("")
     if not report.usable and not report.skipped:
         lines += ["No audio files found.", ""]
-    lines.append(report.summary())
+    lines.append(printable_name(report.summary()))
     return "\n".join(lines)
 
 

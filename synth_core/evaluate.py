@@ -181,6 +181,8 @@ def evaluate(
     """
     if repeats < 1:
         raise ModelConfigError(f"repeats must be at least 1, got {repeats}")
+    if n is not None and n < 1:  # 0 must not fall back to the default through `n or ...`
+        raise ModelConfigError(f"n must be at least 1 generated clip, got {n}")
     report = Report(clips=len(data))
     rate = int(data.sample_rate)
     real = data.audio

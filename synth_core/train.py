@@ -155,7 +155,8 @@ def split_held_out(clips: ClipSet, *, fraction: float = 0.1) -> tuple[ClipSet, C
     n = len(clips)
     if n < 10 or fraction <= 0:
         return clips, subset(clips, [])
-    keys = [zlib.crc32(Path(p).name.encode()) / 2**32 for p in clips.paths]
+    # fsencode: a name that is not UTF-8 is hashed as the bytes it is on disk
+    keys = [zlib.crc32(os.fsencode(Path(p).name)) / 2**32 for p in clips.paths]
     order = sorted(range(n), key=lambda i: (keys[i], str(clips.paths[i])))
     n_held = max(1, int(round(n * fraction)))
     held = sorted(order[:n_held])
@@ -841,9 +842,14 @@ def cli_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, jsonl: _JsonLines | None) -> int:
-    from synth_core.dataset import load_clips_reporting
+    from synth_core.cli import output_folder_problem
+    from synth_core.dataset import load_clips_reporting, skipped_line
 
     run_dir = Path(args.out)
+    problem = output_folder_problem(run_dir)
+    if problem is not None:
+        # checked before the data is loaded, so a typo costs no loading time
+        raise CheckpointError(f"{problem}; choose another --out", path=run_dir)
     if args.resume:
         record = ckpt.read_record(run_dir)
         if args.family != record.family:
@@ -864,7 +870,7 @@ def _train(args: argparse.Namespace, jsonl: _JsonLines | None) -> int:
     config = learner.config
     clips = load_clips_reporting(
         args.data,
-        lambda item: log.warning("skipped %s: %s", item.path, item.reason),
+        lambda item: log.warning("%s", skipped_line(item)),
         sample_rate=config.sample_rate,
         seconds=config.clip_seconds,
     )
