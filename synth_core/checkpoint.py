@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import save as save_tensors_bytes
@@ -33,6 +33,9 @@ from torch import Tensor
 
 from synth_core import safe_io
 from synth_core.errors import CheckpointError, ModelConfigError
+
+if TYPE_CHECKING:
+    from synth_core.models.base import TrainableModel
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +267,7 @@ def check_weights(model: Any, weights: Mapping[str, Tensor], *, path: str | Path
             )
 
 
-def load_model(run_dir: str | Path) -> Any:
+def load_model(run_dir: str | Path) -> TrainableModel:
     """Rebuild the model saved in ``run_dir`` (family, config, weights); no code is executed.
 
     Every file is read through :mod:`synth_core.safe_io` (regular files of bounded size,
@@ -303,12 +306,13 @@ def load_model(run_dir: str | Path) -> Any:
         raise CheckpointError(
             f"weights do not fit a {record.family} model ({error})", path=run_dir
         ) from None
-    if hasattr(model, "eval"):
-        model.eval()
+    model.set_training(False)
     return model
 
 
-def save_model(run_dir: str | Path, model: Any, *, step: int = 0, **record_fields: Any) -> Path:
+def save_model(
+    run_dir: str | Path, model: TrainableModel, *, step: int = 0, **record_fields: Any
+) -> Path:
     """Save a model (no optimiser state) as a run directory other code can load."""
     record = RunRecord(
         family=model.family,

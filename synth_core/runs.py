@@ -22,6 +22,7 @@ import torch
 
 from synth_core import checkpoint
 from synth_core.errors import AudioFileError, CheckpointError, ModelConfigError
+from synth_core.models import resolve_builtin
 from synth_core.models.base import SoundModel, resolve_values
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,9 @@ def load_model(run: str | Path) -> SoundModel:
         When nothing by that name exists, or the files are missing, corrupt or too new.
     """
     text = str(run)
-    if text.startswith("physical:"):
-        name = text.split(":", 1)[1]
-        try:
-            from synth_core.models.physical import instrument_model
-        except ImportError:
-            raise CheckpointError(f"{text!r}: physical instruments are not available") from None
-        return instrument_model(name)
+    builtin = resolve_builtin(text)
+    if builtin is not None:
+        return builtin
     path = Path(text)
     # anything named model.json goes to the checkpoint reader, which says what is wrong with
     # it (a folder, a pipe, a device, too large) rather than "no model.json here"
@@ -138,14 +135,14 @@ def cli_generate(args: argparse.Namespace) -> int:
         raise ModelConfigError(f"--n must be at least 1, got {args.n}")
     model = load_model(args.run)
     if getattr(args, "primer", None) is not None:
-        if not hasattr(model, "set_primer"):
+        if not model.takes_primer:
             raise ModelConfigError(
                 f"{args.run}: --primer needs an rnn model; {model.family} models cannot "
                 "continue a recording"
             )
         model.set_primer(args.primer)  # before the values: the primer sets their range
     values = parse_control_values(args.set, model)
-    if args.pitch is not None and not getattr(model, "accepts_pitch", True):
+    if args.pitch is not None and not model.accepts_pitch:
         raise ModelConfigError(
             f"{args.run}: this model was trained without pitch labels; --pitch cannot be used"
         )
@@ -306,8 +303,7 @@ def family_table() -> list[dict[str, Any]]:
 
     rows = []
     for family in available_families():
-        config_class = getattr(family.model_class, "config_class", None)
-        defaults: Mapping[str, Any] = config_class().to_dict() if config_class else {}
+        defaults: Mapping[str, Any] = family.model_class.config_class().to_dict()
         rows.append(
             {
                 "name": family.name,

@@ -17,7 +17,7 @@ import torch
 
 from synth_core import safe_io
 from synth_core.errors import ModelConfigError
-from synth_core.models.base import Control, resolve_values, seeded_generator
+from synth_core.models.base import Control, SoundModel, resolve_values, seeded_generator
 
 PRESET_VERSION = 1
 #: The largest seed a preset may hold: the explore panel's seed box stops here.
@@ -29,10 +29,10 @@ RANDOM_SIGMAS = 2.0
 APP_TORCH_THREADS = 1
 
 
-def accepts_pitch(model: object) -> bool:
-    """True when ``generate(pitch=…)`` conditions ``model`` (its ``accepts_pitch``)."""
-    accepts = getattr(model, "accepts_pitch", False)
-    return bool(accepts() if callable(accepts) else accepts)
+def accepts_pitch(model: SoundModel) -> bool:
+    """True when ``model`` learnt from pitch labels, so a render at a note means that note
+    (:attr:`~synth_core.models.base.SoundModel.pitch_conditioned`)."""
+    return model.pitch_conditioned
 
 
 def random_values(controls: Sequence[Control], *, seed: int) -> dict[str, float]:

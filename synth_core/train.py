@@ -1,7 +1,7 @@
 """Training: one loop for every learned family, with budgets, progress, checkpoints and a NaN guard.
 
 ``Trainer(learner, data, budget, callbacks).run()`` only calls the :class:`~synth_core.models.base.
-Learner` methods (``begin``, ``step``, ``state``/``load_state``, ``end``; see base.py), so it
+LearnerBase` methods (``begin``, ``step``, ``state``/``load_state``, ``end``; see base.py), so it
 knows nothing about which family it trains.
 
 ``timbrelab train DATA --family F --out RUN --progress jsonl`` prints one JSON object per line on
@@ -58,7 +58,7 @@ from torch import Tensor
 from synth_core import checkpoint as ckpt
 from synth_core.dataset import ClipSet
 from synth_core.errors import CheckpointError, DeviceError, ModelConfigError, TrainingError
-from synth_core.models.base import Batch
+from synth_core.models.base import Batch, TrainableModel
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def select_device(requested: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def _rehome_optimizers(learner: Any) -> None:
+def _rehome_optimizers(learner: TrainableModel) -> None:
     """Put every optimiser's state on its parameters' device.
 
     A resumed run loads its optimiser state while the learner is still on the CPU; moving the
@@ -317,9 +317,9 @@ class Trainer:
 
     Parameters
     ----------
-    learner : Learner
-        A family model (see ``models/base.py``); may define ``begin``, ``end``, ``validate``,
-        ``optimizer`` (a torch optimiser) or ``optimizer_state``/``load_optimizer_state``.
+    learner : TrainableModel
+        A family model; the hooks it may override (``begin``, ``end``, ``validate``,
+        ``optimizer``, ``optimizer_state``/``load_optimizer_state``) are in ``models/base.py``.
     data : ClipSet
         All clips; a held-out share is split off by :func:`split_held_out`.
     budget : Budget
@@ -347,7 +347,7 @@ class Trainer:
 
     def __init__(
         self,
-        learner: Any,
+        learner: TrainableModel,
         data: ClipSet,
         budget: Budget,
         callbacks: Callbacks | None = None,
@@ -369,15 +369,14 @@ class Trainer:
         self.device = select_device(device)
         self.threads = configure_threads(self.device)
         self.train_clips, self.held_out = split_held_out(data)
-        config_batch = getattr(getattr(learner, "config", None), "batch_size", None)
-        self.batch_size = int(batch_size or config_batch or 16)
+        self.batch_size = int(batch_size or learner.batch_size or 16)
         self.checkpoint_every_s = checkpoint_every_s
         self.preview_every_s = preview_every_s
         self.log_every = max(1, int(log_every))
         self.seed = int(seed)
         # a family may opt out (``augments = False``): the spectral ones learn exact partial
         # positions, which pitch-shifted copies blur
-        wanted = bool(getattr(learner, "augments", True))
+        wanted = bool(learner.augments)
         self.augment = (
             wanted and len(self.train_clips) < AUGMENT_BELOW_CLIPS
             if augment_data is None
@@ -421,7 +420,7 @@ class Trainer:
     # learning rate ---------------------------------------------------------------------------
 
     def _optimizer(self) -> torch.optim.Optimizer | None:
-        optimizer = getattr(self.learner, "optimizer", None)
+        optimizer = self.learner.optimizer
         return optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
 
     @property
@@ -438,18 +437,18 @@ class Trainer:
     # optimiser state ---------------------------------------------------------------------------
 
     def _optimizer_state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        if hasattr(self.learner, "optimizer_state"):
-            return dict(self.learner.optimizer_state()), {}
+        own = self.learner.optimizer_state()
+        if own is not None:
+            return dict(own), {}
         optimizer = self._optimizer()
         if optimizer is None:
             return {}, {}
         return ckpt.flatten_optimizer_state(optimizer.state_dict())
 
     def _load_optimizer_state(self, tensors: Mapping[str, Tensor], rest: Mapping[str, Any]) -> None:
-        if hasattr(self.learner, "load_optimizer_state"):
-            self.learner.load_optimizer_state(
-                {k: v for k, v in tensors.items() if not k.startswith("trainer.")}
-            )
+        if self.learner.load_optimizer_state(
+            {k: v for k, v in tensors.items() if not k.startswith("trainer.")}
+        ):
             return
         optimizer = self._optimizer()
         if optimizer is not None and rest.get("param_groups"):
@@ -590,23 +589,21 @@ class Trainer:
             self.callbacks.checkpoint(self.step, self.run_dir)
 
     def _preview(self) -> None:
-        if self.callbacks.preview is None or not hasattr(self.learner, "generate"):
+        if self.callbacks.preview is None:
             return
-        was_training = getattr(self.learner, "training", False)
-        if hasattr(self.learner, "eval"):
-            self.learner.eval()
+        was_training = self.learner.is_training
+        self.learner.set_training(False)
         with torch.no_grad():
             audio = self.learner.generate(n=1, seed=0).detach().cpu()
         if was_training:
-            self.learner.train()
+            self.learner.set_training(True)
         self.callbacks.preview(Preview(self.step, audio, int(self.learner.sample_rate)))
 
     def _validate(self) -> dict[str, float]:
-        if len(self.held_out) == 0 or not hasattr(self.learner, "validate"):
+        if len(self.held_out) == 0:
             return {}
-        was_training = getattr(self.learner, "training", False)
-        if hasattr(self.learner, "eval"):
-            self.learner.eval()
+        was_training = self.learner.is_training
+        self.learner.set_training(False)
         totals: dict[str, float] = {}
         n = len(self.held_out)
         with torch.no_grad():
@@ -617,7 +614,7 @@ class Trainer:
                 for name, value in self.learner.validate(batch).items():
                     totals[name] = totals.get(name, 0.0) + float(value) * len(idx)
         if was_training:
-            self.learner.train()
+            self.learner.set_training(True)
         return {f"held_out_{k}": v / n for k, v in totals.items()}
 
     def run(self) -> TrainResult:
@@ -625,14 +622,11 @@ class Trainer:
         if self.resumed_from is None:
             torch.manual_seed(self.seed)
         if not self._began:
-            if hasattr(self.learner, "begin"):
-                self.learner.begin(self.train_clips)
+            self.learner.begin(self.train_clips)
             self._began = True
-        if hasattr(self.learner, "to"):
-            self.learner.to(self.device)
-            _rehome_optimizers(self.learner)
-        if hasattr(self.learner, "train"):
-            self.learner.train()
+        self.learner.move_to(self.device)
+        _rehome_optimizers(self.learner)
+        self.learner.set_training(True)
         self._take_snapshot()
         session_start_elapsed = self.elapsed_s
         session_start_step = self.step
@@ -685,11 +679,9 @@ class Trainer:
                 self.save_checkpoint()
                 last_checkpoint = last_tick = time.monotonic()
         self._report(losses, session_start_step, session_start_elapsed)
-        if hasattr(self.learner, "end"):
-            if hasattr(self.learner, "eval"):
-                self.learner.eval()
-            with torch.no_grad():
-                self.learner.end(self.train_clips)
+        self.learner.set_training(False)
+        with torch.no_grad():
+            self.learner.end(self.train_clips)
         self.metrics = self._validate() | {k: float(v) for k, v in losses.items()}
         self.save_checkpoint()
         return TrainResult(self.step, self.elapsed_s, stopped, dict(self.metrics))
@@ -737,17 +729,14 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     return settings
 
 
-def family_presets(model_class: type) -> dict[str, dict[str, Any]]:
-    """The family's named presets (``PRESETS`` on the model class or its module)."""
-    presets = getattr(model_class, "PRESETS", None)
-    if presets is None:
-        presets = getattr(sys.modules.get(model_class.__module__), "PRESETS", None)
-    return dict(presets or {})
+def family_presets(model_class: type[TrainableModel]) -> dict[str, dict[str, Any]]:
+    """The family's named presets (its class's ``PRESETS``)."""
+    return dict(model_class.PRESETS)
 
 
 def build_learner(
     family_name: str, *, preset: str | None = None, settings: Mapping[str, Any] | None = None
-) -> Any:
+) -> TrainableModel:
     """A fresh model of ``family_name`` from its defaults, a preset, and overrides."""
     from synth_core.models import get_family
 

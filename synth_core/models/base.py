@@ -2,22 +2,29 @@
 
 Nothing outside ``synth_core/models`` knows which family it is talking to: the GUI builds sliders
 from :meth:`SoundModel.controls`, the CLI calls :meth:`SoundModel.generate`, and the ``Trainer``
-only ever calls the :class:`Learner` methods.
+only ever calls the :class:`LearnerBase` methods. Every family class derives from
+:class:`TrainableModel` (both bases), whose defaults say what a family does not offer, so callers
+ask a model (``model.can_encode``) rather than probe it for methods.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import torch
 from torch import Tensor
 
 from synth_core import dsp
 from synth_core.errors import ModelConfigError
+
+if TYPE_CHECKING:
+    from synth_core.dataset import ClipSet
 
 FAMILY_NAMES = ("physical", "gmm", "hmm", "cnn", "rnn", "vae", "gan")
 
@@ -294,18 +301,52 @@ class Batch:
         return Batch(self.audio.to(device), move(self.pitch), move(self.index))
 
 
-@runtime_checkable
-class SoundModel(Protocol):
-    """What the GUI, CLI and exporter see of any model."""
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A model playable without training, as the model list shows it.
 
-    family: ClassVar[str]
+    id : what :func:`synth_core.runs.load_model` accepts, ``FAMILY:NAME`` ("physical:string").
+    family : the family that builds it. title : what the GUI shows ("Plucked string").
+    description : the tooltip.
+    """
+
+    id: str
+    family: str
+    title: str
+    description: str
+
+
+class SoundModel(ABC):
+    """What the GUI, CLI and exporter see of any model, with the capabilities it may offer.
+
+    Callers ask a model what it can do (``model.can_encode``, ``model.takes_primer``) instead of
+    probing for methods: each capability has a flag and a method whose default here says "not
+    offered", and a family that offers it overrides both.
+    """
+
+    family: ClassVar[str] = ""
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    #: named config overrides for ``--preset`` ("quick", "better")
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: ``encode`` returns a latent code
+    can_encode: ClassVar[bool] = False
+    #: ``resynthesize`` renders analysed audio through the family's renderer alone
+    can_resynthesize: ClassVar[bool] = False
+    #: ``set_primer`` sets a recording that generation continues
+    takes_primer: ClassVar[bool] = False
     config: ModelConfig
     sample_rate: int
 
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: ModelConfig) -> Self:
+        """A fresh, untrained model built from ``config``."""
+
+    @abstractmethod
     def controls(self) -> list[Control]:
         """The sliders this model offers, most important first."""
-        ...
 
+    @abstractmethod
     def generate(
         self,
         values: Mapping[str, float] | None = None,
@@ -318,56 +359,139 @@ class SoundModel(Protocol):
 
         The same ``values``, ``n``, ``seed`` and ``pitch`` give bit-identical output.
         """
-        ...
+
+    @abstractmethod
+    def reconstruct(self, audio: Tensor) -> Tensor:
+        """Analyse and resynthesise ``audio`` ``[n, samples]``; same shape out. Families
+        conditioned on pitch also take ``pitch=`` MIDI labels ``[n]``."""
+
+    @property
+    def accepts_pitch(self) -> bool:
+        """``generate(pitch=…)`` is allowed; False makes ``generate --pitch`` a usage error."""
+        return True
+
+    @property
+    def pitch_conditioned(self) -> bool:
+        """The model learnt from pitch labels, so the keyboard and demo packs play it in notes
+        (``generate(pitch=…)`` means "this note", not just "transpose")."""
+        return False
 
     def encode(self, audio: Tensor) -> Tensor | None:
-        """Latent code of ``audio`` ``[n, samples]``, or None for families without one."""
-        ...
+        """Latent code of ``audio`` ``[n, samples]``, or None for families without one
+        (``can_encode`` False)."""
+        return None
 
-    def reconstruct(self, audio: Tensor) -> Tensor:
-        """Analyse and resynthesise ``audio`` ``[n, samples]``; same shape out."""
-        ...
+    def values_from_audio(self, audio: Tensor) -> dict[str, float] | None:
+        """Slider values that put the model at the sound ``audio`` ``[samples]`` (what the
+        explore panel does with a dropped file), or None when the family cannot say."""
+        return None
+
+    def resynthesize(self, audio: Tensor) -> Tensor:
+        """The family's renderer alone (analysis, then render; no learnt model): the ceiling
+        ``evaluate`` scores generation against. Only where ``can_resynthesize``."""
+        raise ModelConfigError(
+            f"the {self.family} family has no renderer of its own to resynthesise with"
+        )
+
+    def set_primer(self, primer: Tensor | str | Path | None) -> None:
+        """Set (or clear, with None) a recording that generation continues. Only where
+        ``takes_primer``."""
+        raise ModelConfigError(
+            f"{self.family} models cannot continue a recording; only rnn models take a primer"
+        )
+
+    @classmethod
+    def builtin_models(cls) -> list[BuiltinModel]:
+        """The models of this family that play without training (none by default)."""
+        return []
+
+    @classmethod
+    def from_builtin(cls, name: str) -> Self:
+        """The built-in model ``name`` (the part of its id after ``FAMILY:``)."""
+        raise ModelConfigError(f"the {cls.family} family has no built-in model {name!r}")
+
+    def export_module(self) -> torch.nn.Module | None:
+        """A standalone decoder ``forward(controls [n, k]) -> audio [n, samples]`` that takes
+        control values in the order of :meth:`controls`, or None when the family has none
+        (the exporter then refuses with a clear message)."""
+        return None
 
 
-@runtime_checkable
-class Learner(Protocol):
-    """How a family learns. The Trainer only calls these."""
+class LearnerBase(ABC):
+    """How a family learns: what :class:`synth_core.train.Trainer` calls, and nothing else.
 
+    ``step``, ``state`` and ``load_state`` are required; the other hooks default to "nothing to
+    do" so a family overrides only what it needs. ``begin`` runs once per run, not again on
+    ``--resume``: what it computes must be in ``state()``.
+    """
+
+    #: pitch-shifted copies of a small training set help; families that learn exact partial
+    #: positions opt out
+    augments: ClassVar[bool] = True
+    #: the optimiser whose learning rate the Trainer halves after a NaN, and which it
+    #: checkpoints for ``--resume`` unless :meth:`optimizer_state` does that itself
+    optimizer: torch.optim.Optimizer | None = None
+
+    @abstractmethod
     def step(self, batch: Batch) -> dict[str, float]:
         """One optimisation (or EM) step; returns the loss terms by name."""
-        ...
 
+    @abstractmethod
     def state(self) -> dict[str, Tensor]:
         """Everything needed to rebuild the model (weights, statistics), as named tensors."""
-        ...
 
+    @abstractmethod
     def load_state(self, state: Mapping[str, Tensor]) -> None:
         """Restore from :meth:`state`; shapes may differ from a fresh model's (data-sized
         buffers such as PCA axes or per-clip tables are re-allocated, not copied into)."""
-        ...
 
-    # Optional hooks, called by the Trainer when a learner defines them:
-    #   begin(clips: dataset.ClipSet) -> None   before the first step (statistics, EM init, tables)
-    #   end(clips: dataset.ClipSet) -> None     after the last step (latent PCA axes for controls)
-    #   parameters_for_optimizer() / optimizer  learners that own an optimizer expose
-    #       optimizer_state() -> dict[str, Tensor] and load_optimizer_state(state) for resuming.
-    #
-    # How synth_core.train.Trainer uses them (all optional; see train.py):
-    #   optimizer: torch.optim.Optimizer attribute   the Trainer reads/halves its lr (NaN guard)
-    #       and checkpoints it for --resume when optimizer_state() is not defined.
-    #   begin() runs once per run, not again on --resume: what it computes must be in state().
-    #   validate(batch) -> dict[str, float]   loss terms without learning, on held-out clips;
-    #       recorded as held_out_* metrics in model.json.
-    #   train()/eval()/to(device)   nn.Module learners are moved to the training device.
-    # Family classes offer config_class, from_config(config) and PRESETS: dict[str, dict] of
-    # config overrides (keys "quick", "better"; on the class or its module) for --preset.
-    #
-    # Optional model extras that evaluate and generate use where present:
-    #   resynthesize(audio) -> Tensor   the family's renderer alone (analysis → render, no model),
-    #       scored by `evaluate` as the renderer's ceiling.
-    #   reconstruct(audio, *, pitch=None)   MIDI labels [n] for pitch-conditioned families.
-    #   accepts_pitch: bool   False makes `generate --pitch` a clear usage error.
-    #   set_primer(audio or path)   a recording that generation continues (`generate --primer`).
+    def begin(self, clips: ClipSet) -> None:
+        """Before the first step: statistics, EM initialisation, per-clip tables."""
+        return None
+
+    def end(self, clips: ClipSet) -> None:
+        """After the last step (in eval mode, without autograd): latent axes for the sliders."""
+        return None
+
+    def validate(self, batch: Batch) -> dict[str, float]:
+        """Loss terms on held-out clips without learning (recorded as ``held_out_*``); empty
+        for families that have no such measure."""
+        return {}
+
+    @property
+    def batch_size(self) -> int | None:
+        """Clips per step the family's config asks for, or None for the Trainer's default."""
+        size = getattr(getattr(self, "config", None), "batch_size", None)
+        return None if size is None else int(size)
+
+    def optimizer_state(self) -> dict[str, Tensor] | None:
+        """The optimiser state as named tensors, for learners that keep more than
+        :attr:`optimizer`; None lets the Trainer checkpoint :attr:`optimizer` itself."""
+        return None
+
+    def load_optimizer_state(self, state: Mapping[str, Tensor]) -> bool:
+        """Restore what :meth:`optimizer_state` returned; False (the default) lets the Trainer
+        restore :attr:`optimizer` itself."""
+        return False
+
+    @property
+    def is_training(self) -> bool:
+        """In training mode (dropout on); learners without layers are never."""
+        return isinstance(self, torch.nn.Module) and self.training
+
+    def set_training(self, mode: bool) -> None:
+        """Switch training (True) or evaluation mode; nothing to do without layers."""
+        if isinstance(self, torch.nn.Module):
+            torch.nn.Module.train(self, mode)
+
+    def move_to(self, device: torch.device | str) -> None:
+        """Put the weights on ``device``; learners without layers stay on the CPU."""
+        if isinstance(self, torch.nn.Module):
+            torch.nn.Module.to(self, device)
+
+
+class TrainableModel(SoundModel, LearnerBase):
+    """The base of every family class: a model that plays and learns."""
 
 
 def seeded_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:

@@ -55,7 +55,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -67,10 +67,14 @@ from synth_core.models.base import (
     Batch,
     Control,
     ModelConfig,
+    TrainableModel,
     check_range,
     resolve_values,
     safe_audio,
 )
+
+if TYPE_CHECKING:
+    from synth_core.dataset import ClipSet
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +226,7 @@ def pitch_features(pitch: Tensor | None, n: int, device: torch.device) -> Tensor
     return torch.stack([centred, known.float()], dim=-1)
 
 
-class SpectralAutoencoder(nn.Module):
+class SpectralAutoencoder(TrainableModel, nn.Module):
     """Convolutional autoencoder over standardised log-magnitude spectrograms.
 
     Subclasses set ``family``, ``config_class`` and ``variational``; the VAE adds the KL terms.
@@ -233,6 +237,8 @@ class SpectralAutoencoder(nn.Module):
     variational: ClassVar[bool] = False
     # the Trainer's pitch/gain/shift augmentation blurs the partials this model learns
     augments: ClassVar[bool] = False
+    can_encode: ClassVar[bool] = True
+    can_resynthesize: ClassVar[bool] = True
 
     def __init__(self, config: SpectralConfig) -> None:
         super().__init__()
@@ -349,7 +355,7 @@ class SpectralAutoencoder(nn.Module):
 
     # data statistics ---------------------------------------------------------------------------
 
-    def begin(self, clips: Any) -> None:
+    def begin(self, clips: ClipSet) -> None:
         """Per-bin statistics of the training spectra; whether to condition on pitch."""
         cfg = self.config
         with torch.no_grad():
@@ -372,7 +378,7 @@ class SpectralAutoencoder(nn.Module):
             self.train_pitches = known.float().clone() if bool(self.pitched) else torch.zeros(0)
             self._fit_pca(clips)
 
-    def _fit_pca(self, clips: Any) -> None:
+    def _fit_pca(self, clips: ClipSet) -> None:
         """The linear part: PCA of the training clips' standardised log spectrograms (at most
         512 of them, chosen evenly), as in the eigen-sounds baseline."""
         k = self.config.pca_components
@@ -395,7 +401,7 @@ class SpectralAutoencoder(nn.Module):
         scale[:found] = singular[:found] / max(1.0, (flat.shape[0] - 1) ** 0.5)
         self.pca_scale.copy_(scale.clamp_min(1e-3))
 
-    def end(self, clips: Any) -> None:
+    def end(self, clips: ClipSet) -> None:
         """The training clips' final latents, then the sliders (:meth:`fit_sliders`) and the
         texture (:meth:`fit_texture`)."""
         device = self.bin_mean.device
@@ -410,7 +416,7 @@ class SpectralAutoencoder(nn.Module):
         self.fit_sliders(clips)
         self.fit_texture(clips.audio)
 
-    def fit_sliders(self, clips: Any) -> None:
+    def fit_sliders(self, clips: ClipSet) -> None:
         """The sliders' axes: PCA of the training latents, named by the clips' descriptors."""
         values = dsp.descriptors(clips.audio, clips.sample_rate, clips.pitch)
         self.axes = latent.fit_axes(self.train_latents, {k: v.cpu() for k, v in values.items()})
@@ -552,6 +558,23 @@ class SpectralAutoencoder(nn.Module):
     @property
     def accepts_pitch(self) -> bool:
         return bool(self.pitched)
+
+    @property
+    def pitch_conditioned(self) -> bool:
+        return bool(self.pitched)
+
+    def values_from_audio(self, audio: Tensor) -> dict[str, float] | None:
+        """The latent-axis sliders at the encoding of ``audio`` ``[samples]``, and ``variation``
+        at 0 so the sliders alone decide the sound."""
+        with torch.no_grad():
+            coords = self.axes.to_coords(self.encode(audio.reshape(1, -1)))[0]
+        values = {}
+        for control in self.controls():
+            if control.name.startswith("axis_"):
+                values[control.name] = float(coords[int(control.name.split("_", 1)[1]) - 1])
+            elif control.name == latent.VARIATION.name:
+                values[control.name] = 0.0
+        return values
 
     def controls(self) -> list[Control]:
         shown = latent.axis_controls(self.axes, self.config.n_controls) + [latent.VARIATION]

@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -21,8 +21,10 @@ from torch import Tensor
 from synth_core.errors import ModelConfigError
 from synth_core.models.base import (
     Batch,
+    BuiltinModel,
     Control,
     ModelConfig,
+    TrainableModel,
     resolve_values,
     seeded_generator,
 )
@@ -42,6 +44,9 @@ from synth_core.models.physical.matching import (
 from synth_core.models.physical.modal import BAR, BELL, MARIMBA, MEMBRANE
 from synth_core.models.physical.strings import STRING
 from synth_core.models.physical.tube import TUBE
+
+if TYPE_CHECKING:
+    from synth_core.dataset import ClipSet
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +97,20 @@ class PhysicalConfig(ModelConfig):
             raise ModelConfigError(f"spread {self.spread} is outside 0–0.5")
 
 
-class PhysicalModel:
+# Named presets for ``timbrelab train --preset``; TINY is what the family-matrix tests build.
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"candidates": 4, "match_seconds": 0.4},
+    "better": {"candidates": 12, "match_seconds": 1.0, "fit_steps": 40},
+}
+TINY: dict[str, Any] = {"candidates": 2, "match_seconds": 0.25, "fit_steps": 2}
+
+
+class PhysicalModel(TrainableModel):
     """Physical instruments behind the common model interface; see the module docstring."""
 
     family: ClassVar[str] = "physical"
     config_class: ClassVar[type[PhysicalConfig]] = PhysicalConfig
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = PRESETS
 
     def __init__(self, config: PhysicalConfig | None = None) -> None:
         self.config = config or PhysicalConfig()
@@ -117,6 +131,24 @@ class PhysicalModel:
         if isinstance(config, Mapping):
             config = PhysicalConfig.from_dict(config)
         return cls(config)
+
+    @classmethod
+    def builtin_models(cls) -> list[BuiltinModel]:
+        """Every instrument, playable in tune before any training."""
+        return [
+            BuiltinModel(
+                id=f"physical:{name}",
+                family="physical",
+                title=instrument.title,
+                description="Physical model, playable without training; "
+                f"pitch is its {instrument.pitch_is}",
+            )
+            for name, instrument in INSTRUMENT_TABLE.items()
+        ]
+
+    @classmethod
+    def from_builtin(cls, name: str) -> PhysicalModel:
+        return instrument_model(name)
 
     # ----------------------------------------------------------------------------- instruments
     def _allowed(self) -> list[Instrument]:
@@ -240,10 +272,6 @@ class PhysicalModel:
                     instrument, positions.clamp(0, 1).double(), samples=samples, generator=generator
                 ).float()
         return out
-
-    def encode(self, audio: Tensor) -> Tensor | None:
-        """The physical family has no latent space; its "code" is the fitted parameters."""
-        return None
 
     def reconstruct(self, audio: Tensor) -> Tensor:
         """Fit each input (analysis, search, ``fit_steps`` gradient steps) and re-render it."""
@@ -372,10 +400,10 @@ class PhysicalModel:
         return losses
 
     # --------------------------------------------------------------------------------- Learner
-    def begin(self, clips: Any) -> None:
+    def begin(self, clips: ClipSet) -> None:
         """Fill the per-clip table: analysis and random search on every training clip."""
         audio = _as_batch(clips.audio)
-        pitch = getattr(clips, "pitch", None)
+        pitch = clips.pitch
         ids, positions, loss = [], [], []
         for start in range(0, audio.shape[0], 32):
             part = slice(start, start + 32)
@@ -422,7 +450,7 @@ class PhysicalModel:
         self.table_positions[rows], self.table_loss[rows] = best, best_loss
         return {"loss": float(loss.mean()), "mrstft": float(loss.mean())}
 
-    def end(self, clips: Any) -> None:
+    def end(self, clips: ClipSet) -> None:
         counts = torch.bincount(self.table_instrument, minlength=len(INSTRUMENT_TABLE))
         log.info(
             "physical: instruments chosen %s",
@@ -493,11 +521,3 @@ def instrument_model(name: str, **settings: Any) -> PhysicalModel:
             f"unknown physical instrument {name!r}; choose one of: {', '.join(INSTRUMENTS)}"
         )
     return PhysicalModel(PhysicalConfig(instrument=short, **settings))
-
-
-# Named presets for ``timbrelab train --preset``; TINY is what the family-matrix tests build.
-PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"candidates": 4, "match_seconds": 0.4},
-    "better": {"candidates": 12, "match_seconds": 1.0, "fit_steps": 40},
-}
-TINY: dict[str, Any] = {"candidates": 2, "match_seconds": 0.25, "fit_steps": 2}
