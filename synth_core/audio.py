@@ -257,7 +257,7 @@ def save(
     try:
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part")
     except OSError as error:  # a read-only folder, a full disk, a name the file system refuses
-        raise AudioFileError(f"cannot write here ({error.strerror})", path=path) from None
+        raise AudioFileError(f"cannot write here ({error.strerror})", path=path) from error
     os.close(fd)
     try:
         # mkstemp makes the file private (0600); the written sound is shared as the umask says

@@ -386,7 +386,7 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".timbrelab-", suffix=".part")
     except OSError as error:
         reason = error.strerror or error
-        raise AudioFileError(f"cannot write the sidecar: {reason}", path=path) from None
+        raise AudioFileError(f"cannot write the sidecar: {reason}", path=path) from error
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             os.chmod(temp_name, new_file_mode())  # mkstemp made it 0600
@@ -396,7 +396,7 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         reason = error.strerror or error
-        raise AudioFileError(f"cannot write the sidecar: {reason}", path=path) from None
+        raise AudioFileError(f"cannot write the sidecar: {reason}", path=path) from error
 
 
 def read_recipe(path: str | Path) -> SoundRecipe:
