@@ -320,7 +320,7 @@ def test_reconstruct_refuses_a_model_with_nan_weights(corrupt_runs, takes, tmp_p
 
 PIECES = ["{model}", "{seed}", "{n}", "{pitch}", ".", "..", "/", "\\", "{", "}", " ", "é", "~"]
 text_with_traps = st.lists(
-    st.one_of(st.sampled_from(PIECES), st.characters(blacklist_categories=())), max_size=24
+    st.one_of(st.sampled_from(PIECES), st.characters(exclude_categories=())), max_size=24
 ).map("".join)
 
 
