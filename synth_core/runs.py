@@ -250,8 +250,7 @@ def _refuse_overlap(in_dir: Path, out: Path) -> None:
         )
         raise AudioFileError(
             f"--out {out} {relation} the input folder {in_dir}; the originals could be "
-            "replaced — choose an output folder outside it",
-            path=out,
+            "replaced — choose an output folder outside it"
         )
 
 
