@@ -30,7 +30,6 @@ from synth_core.models.spectral import SpectralConfig
 from synth_core.studio import Preset, load_preset, save_preset
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
-needs_devices = pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
 GIB = 1 << 30
 
 
@@ -61,11 +60,21 @@ PROBE = textwrap.dedent(
     def alarm(signum, frame):
         raise Hang()
 
+    def load(target):
+        kind, path = target.split(":", 1)
+        if kind == "sidecar":
+            from synth_core.export import read_recipe
+            return read_recipe(path)
+        if kind == "preset":
+            from synth_core.studio import load_preset
+            return load_preset(path, model="m", family="gmm", controls=[])
+        return checkpoint.load_model(path)
+
     signal.signal(signal.SIGALRM, alarm)
     for run in sys.argv[1:]:
         signal.alarm(10)
         try:
-            checkpoint.load_model(run)
+            load(run)
             outcome = {"outcome": "loaded"}
         except TimbreLabError as error:
             outcome = {"outcome": "error", "type": type(error).__name__,
@@ -189,7 +198,10 @@ def probed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     for index, (what, spoil, _words) in enumerate(HOSTILE_FOLDERS):
         run = gmm_run(root / f"run{index}")
         spoil(run)
-        runs[str(run)] = what
+        runs[f"run:{run}"] = what
+    for what, (kind, device) in HOSTILE_DEVICES.items():
+        (root / f"{kind}.json").symlink_to(device)
+        runs[f"{kind}:{root / f'{kind}.json'}"] = what
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *runs],
@@ -202,6 +214,13 @@ def probed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return results
 
 
+# a sidecar or preset that is a device: read on, it would fill the memory
+HOSTILE_DEVICES = {
+    "sidecar is a link to /dev/zero": ("sidecar", "/dev/zero"),
+    "preset is a link to /dev/urandom": ("preset", "/dev/urandom"),
+}
+
+
 @pytest.mark.parametrize(("what", "words"), [(w, words) for w, _s, words in HOSTILE_FOLDERS])
 def test_a_hostile_model_folder_is_one_checkpoint_error_in_time(what, words, probed):
     outcome = probed.get(what, {"outcome": "never reached (an earlier case killed the loader)"})
@@ -210,6 +229,20 @@ def test_a_hostile_model_folder_is_one_checkpoint_error_in_time(what, words, pro
     assert outcome["exit_code"] == 2
     assert words in outcome["message"]
     assert "\n" not in outcome["message"]
+
+
+@pytest.mark.parametrize(
+    ("what", "error"),
+    [
+        ("sidecar is a link to /dev/zero", "ExportError"),
+        ("preset is a link to /dev/urandom", "ModelConfigError"),
+    ],
+)
+def test_a_sidecar_or_preset_that_is_a_device_is_refused_without_reading_it(what, error, probed):
+    outcome = probed.get(what, {"outcome": "never reached (an earlier case killed the loader)"})
+    assert outcome["outcome"] == "error", outcome
+    assert outcome["type"] == error
+    assert "is a device, not a file" in outcome["message"]
 
 
 @needs_fifo
@@ -468,10 +501,3 @@ def test_a_sidecar_with_the_largest_seed_still_reads(tmp_path: Path):
         n=1,
         extra={},
     )
-
-
-@needs_devices
-def test_a_sidecar_that_is_a_device_is_refused_without_reading_it(tmp_path: Path):
-    (tmp_path / "sound.json").symlink_to("/dev/zero")
-    with pytest.raises(ExportError, match="is a device, not a file"):
-        read_recipe(tmp_path / "sound.wav")
