@@ -23,14 +23,14 @@ import torch
 from synth_core import checkpoint
 from synth_core.errors import AudioFileError, CheckpointError, ModelConfigError
 from synth_core.models import resolve_builtin
-from synth_core.models.base import SoundModel, resolve_values
+from synth_core.models.base import SoundModel, TrainableModel, resolve_values
 
 log = logging.getLogger(__name__)
 
 RESOURCES_MODELS = Path(__file__).resolve().parent.parent / "resources" / "models"
 
 
-def load_model(run: str | Path) -> SoundModel:
+def load_model(run: str | Path) -> TrainableModel:
     """The model ``run`` names: a run directory, a starter model name, or ``physical:NAME``.
 
     Raises
@@ -59,7 +59,7 @@ def load_model(run: str | Path) -> SoundModel:
     )
 
 
-def check_weights(model: SoundModel, name: str) -> None:
+def check_weights(model: TrainableModel, name: str) -> None:
     """Refuse a model whose learned weights hold NaN or infinity.
 
     Such a model renders NaN, which every family's output stage turns into silence: without this
@@ -76,9 +76,7 @@ def check_weights(model: SoundModel, name: str) -> None:
     if isinstance(model, torch.nn.Module):
         tensors = ((key, value, True) for key, value in model.named_parameters())
     else:
-        state = getattr(model, "state", None)
-        items = state().items() if callable(state) else ()
-        tensors = ((key, value, False) for key, value in items)
+        tensors = ((key, value, False) for key, value in model.state().items())
     for key, value, learned in tensors:
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
             continue

@@ -13,11 +13,15 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.pulse import PulseServer, PulseUnavailable, start_pulse_null_sink
 from tests.support.xvfb import XvfbDisplay, XvfbUnavailable, start_xvfb
+
+if TYPE_CHECKING:
+    from synth_core.models import Family
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -27,6 +31,18 @@ _PRIVATE_ROOT = tempfile.mkdtemp(prefix="timbrelab-tests-")
 atexit.register(shutil.rmtree, _PRIVATE_ROOT, ignore_errors=True)
 for _name in ("CACHE", "CONFIG", "DATA"):
     os.environ.setdefault(f"TIMBRELAB_{_name}_DIR", os.path.join(_PRIVATE_ROOT, _name.lower()))
+
+
+@pytest.fixture(scope="module")
+def toy_family() -> Iterator[Family]:
+    """The toy family of ``tests/support/toy_family.py``, registered for one test module and
+    taken out of the registry after it, so other tests list only the real families."""
+    from synth_core import models
+    from tests.support import toy_family as toy
+
+    models.register(toy.FAMILY)
+    yield toy.FAMILY
+    models.FAMILIES.pop(toy.FAMILY.name, None)
 
 
 @pytest.fixture(scope="session")

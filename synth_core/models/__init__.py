@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 
 from synth_core.errors import ModelConfigError
-from synth_core.models.base import FAMILY_NAMES, BuiltinModel, SoundModel, TrainableModel
+from synth_core.models.base import FAMILY_NAMES, BuiltinModel, TrainableModel
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def builtin_models() -> list[BuiltinModel]:
     ]
 
 
-def resolve_builtin(name: str) -> SoundModel | None:
+def resolve_builtin(name: str) -> TrainableModel | None:
     """The built-in model ``name`` (``FAMILY:NAME``, e.g. ``physical:string``), or None when
     ``name`` is not of that form for a family that has built-in models (a path, a run name).
 

@@ -1,8 +1,9 @@
 """Every model family goes through the same story: build a tiny model, train it for a few steps on
 a tiny folder of sounds, save it, load it back, and play it.
 
-A family joins automatically once ``synth_core.models.available_families()`` lists it. The tiny
-build uses the family's ``TINY`` settings (a dict on the model class or its module) when it has
+A family joins automatically once ``synth_core.models.available_families()`` lists it; the toy
+family of ``tests/support/toy_family.py`` (one file, one registry line) runs through it too. The
+tiny build uses the family's ``TINY`` settings (a dict on the model class or its module) when it has
 them, else its ``"quick"`` preset, with clips shortened to 0.5 s.
 """
 
@@ -24,7 +25,12 @@ from synth_core.train import Budget, Callbacks, Trainer, build_learner, family_p
 
 SAMPLE_RATE = 44100
 SECONDS = 0.5
-FAMILIES = [family.name for family in available_families()]
+FAMILIES = list(dict.fromkeys([family.name for family in available_families()] + ["toy"]))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _toy_registered(toy_family):
+    """The toy family is in the registry while these tests run."""
 
 
 def tiny_settings(model_class: type) -> dict:
