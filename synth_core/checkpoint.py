@@ -7,11 +7,15 @@ Layout (DESIGN.md)::
     RUN/weights.safetensors      ``learner.state()``: everything needed to rebuild the model
     RUN/optimizer.safetensors    optimiser tensors + trainer RNG state, for ``--resume`` only
     RUN/history.jsonl            one JSON object per logged step
+    RUN/preview.wav              the latest sound previewed during training (``--progress jsonl``)
 
-Every file is written to a temporary name in the same folder and moved into place with
-``os.replace``, so a kill at any moment leaves either the previous file or the new one. The
-tensors files are replaced first and ``model.json`` last; each tensors file also carries the step
-it belongs to in its safetensors header, so a reader can tell if a kill fell between two renames.
+Every file is written to a temporary name in the same folder (``.NAME.XXXXXXXX.part``) and
+moved into place with ``os.replace``, so a kill at any moment leaves either the previous file or
+the new one. A checkpoint writes all its temporary files before renaming any, so a full disk
+leaves the previous checkpoint whole; the tensors files are replaced first and ``model.json``
+last, and each tensors file carries the step it belongs to in its safetensors header, so a
+reader can tell if a kill fell between two renames. Temporary files a kill left behind are
+removed by the next checkpoint and on resume (:func:`remove_temp_files`).
 Nothing here uses pickle: loading a run never executes code from it.
 """
 
@@ -32,7 +36,8 @@ from safetensors.torch import save as save_tensors_bytes
 from torch import Tensor
 
 from synth_core import safe_io
-from synth_core.errors import CheckpointError, ModelConfigError
+from synth_core.errors import CheckpointError, ModelConfigError, disk_full_error, is_disk_full
+from synth_core.paths import new_file_mode
 
 if TYPE_CHECKING:
     from synth_core.models.base import TrainableModel
@@ -44,6 +49,9 @@ MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 HISTORY_FILE = "history.jsonl"
+PREVIEW_FILE = "preview.wav"
+#: Ending of every temporary file written beside its target before ``os.replace``.
+TEMP_SUFFIX = ".part"
 
 
 @dataclass
@@ -85,20 +93,50 @@ class RunRecord:
         }
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``.
+def _write_temp(path: Path, data: bytes) -> str:
+    """Write ``data`` to a new temporary file beside ``path``, flushed and fsync'ed; its name.
 
-    The data is flushed and fsync'ed before the rename, so a crash leaves the old file or the new
-    one, never a torn mix.
+    The name is ``.{path.name}.XXXXXXXX.part`` (:data:`TEMP_SUFFIX`), which
+    :func:`remove_temp_files` recognises when a killed writer left it behind. The file gets the
+    mode the user's umask gives new files (mkstemp would leave it private, 0600).
+
+    Raises
+    ------
+    DiskFullError
+        The disk or the quota filled up; nothing is left behind.
     """
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        # mkstemp makes the file private (0600); a run directory is shared like any other file
-        os.chmod(temp_name, 0o644)
+        fd, temp_name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX
+        )
+    except OSError as error:
+        if is_disk_full(error):
+            raise disk_full_error(error, path=path) from error
+        raise
+    try:
+        os.chmod(temp_name, new_file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        if is_disk_full(error):
+            raise disk_full_error(error, path=path) from error  # type: ignore[arg-type]
+        raise
+    return temp_name
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``.
+
+    The data is flushed and fsync'ed before the rename, so a crash leaves the old file or the new
+    one, never a torn mix; a full disk raises :class:`~synth_core.errors.DiskFullError` naming
+    ``path`` and leaves the old file as it was.
+    """
+    temp_name = _write_temp(path, data)
+    try:
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -106,8 +144,33 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def remove_temp_files(run_dir: str | Path) -> list[Path]:
+    """Delete the temporary files a killed writer left in ``run_dir``; the paths removed.
+
+    Only names this module and the trainer's preview writer create are touched
+    (``.model.json.*.part``, ``.weights.safetensors.*.part``, ``.preview.*.part``, …), and only
+    directly in ``run_dir``. Call it when no other process writes into the run.
+    """
+    run_dir = Path(run_dir)
+    removed = []
+    for name in (MODEL_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, HISTORY_FILE, PREVIEW_FILE):
+        stem = name if name != PREVIEW_FILE else Path(name).stem  # audio.save's naming
+        for temp in run_dir.glob(f".{stem}.*{TEMP_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                if temp.is_file() and not temp.is_symlink():
+                    temp.unlink()
+                    removed.append(temp)
+    if removed:
+        log.info("%s: removed %d temporary file(s) of an interrupted write", run_dir, len(removed))
+    return removed
+
+
+def _json_bytes(data: Mapping[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=False) + "\n").encode()
+
+
 def atomic_write_json(path: Path, data: Mapping[str, Any]) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
+    atomic_write_bytes(path, _json_bytes(data))
 
 
 def _tensors_bytes(tensors: Mapping[str, Tensor], step: int) -> bytes:
@@ -134,7 +197,13 @@ def write_checkpoint(
     weights: Mapping[str, Tensor],
     optimizer: Mapping[str, Tensor] | None = None,
 ) -> Path:
-    """Write a complete checkpoint into ``run_dir`` (created if needed), atomically per file.
+    """Write a complete checkpoint into ``run_dir`` (created if needed).
+
+    Every file is first written in full to a temporary file, and only when all of them are on
+    disk are they renamed into place (tensors first, ``model.json`` last). So a full disk, which
+    can only strike while writing, leaves the previous checkpoint whole and consistent, and a
+    kill between two renames is caught by the step in each tensors file's header. Temporary
+    files an earlier, killed writer left behind are removed first.
 
     Parameters
     ----------
@@ -152,13 +221,31 @@ def write_checkpoint(
     -------
     Path
         ``run_dir``.
+
+    Raises
+    ------
+    DiskFullError
+        The disk or the quota filled up; the previous checkpoint is untouched.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(run_dir)
+    contents = []
     if optimizer is not None:
-        atomic_write_bytes(run_dir / OPTIMIZER_FILE, _tensors_bytes(optimizer, record.step))
-    atomic_write_bytes(run_dir / WEIGHTS_FILE, _tensors_bytes(weights, record.step))
-    atomic_write_json(run_dir / MODEL_FILE, record.to_dict())
+        contents.append((run_dir / OPTIMIZER_FILE, _tensors_bytes(optimizer, record.step)))
+    contents.append((run_dir / WEIGHTS_FILE, _tensors_bytes(weights, record.step)))
+    contents.append((run_dir / MODEL_FILE, _json_bytes(record.to_dict())))
+    written: list[tuple[str, Path]] = []
+    try:
+        for path, data in contents:
+            written.append((_write_temp(path, data), path))
+        for temp_name, path in written:
+            os.replace(temp_name, path)
+    except BaseException:
+        for temp_name, _ in written:  # those already renamed are gone: nothing to do for them
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
+        raise
     return run_dir
 
 
@@ -368,9 +455,28 @@ def unflatten_optimizer_state(
 
 
 def append_history(run_dir: str | Path, entry: Mapping[str, Any]) -> None:
-    """Append one line to ``history.jsonl`` (a torn last line is skipped when reading)."""
-    with open(Path(run_dir) / HISTORY_FILE, "a") as handle:
-        handle.write(json.dumps(entry) + "\n")
+    """Append one line to ``history.jsonl`` (a torn last line is skipped when reading).
+
+    A line torn by a kill or a full disk is ended first, so it never swallows the next one.
+
+    Raises
+    ------
+    DiskFullError
+        The disk or the quota filled up.
+    """
+    path = Path(run_dir) / HISTORY_FILE
+    line = (json.dumps(entry) + "\n").encode()
+    try:
+        with open(path, "a+b") as handle:
+            if handle.seek(0, os.SEEK_END) > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    line = b"\n" + line
+            handle.write(line)
+    except OSError as error:
+        if is_disk_full(error):
+            raise disk_full_error(error, path=path) from error
+        raise
 
 
 def read_history(run_dir: str | Path, *, up_to_step: int | None = None) -> list[dict[str, Any]]:

@@ -4,9 +4,16 @@ This module only parses arguments and dispatches: each command is implemented by
 ``cli_<command>(args) -> int`` in the module that owns the work (``dataset.cli_scan``,
 ``runs.cli_generate``, …), imported on first use so ``timbrelab info`` does not load torch models
 it does not need. The installed ``timbrelab`` script is ``app.launcher.main``, which opens the
-window when no command is given and otherwise calls :func:`main` here. Exit codes: 0 ok,
-1 runtime failure, 2 usage or bad input, with one clear line on stderr for every
-:class:`~synth_core.errors.TimbreLabError`.
+window when no command is given and otherwise calls :func:`main` here.
+
+Exit codes (also in ``timbrelab --help``): 0 ok; 1 the machine failed, not the input (disk
+full, out of memory, a file the system would not read or write, a device that is not there,
+training that diverged), so the same command can work later; 2 usage or bad input (an option,
+a file or a run directory that cannot be used as given); 130 interrupted. Every failure is one
+line on stderr naming the file or value at fault, never a traceback: a
+:class:`~synth_core.errors.TimbreLabError` carries its own exit code, and operating-system
+failures nothing caught earlier (``OSError``, ``MemoryError``) are worded by
+:func:`~synth_core.errors.from_system_error`.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from synth_core import __version__
-from synth_core.errors import TimbreLabError
+from synth_core.errors import from_system_error
 
 # command -> (module, function)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -133,6 +140,19 @@ def output_folder(text: str) -> str:
     return text
 
 
+EPILOG = """\
+exit codes:
+  0    done
+  1    the machine failed, not the input: disk full, out of memory, a file the
+       system would not read or write, a device that is not there, training that
+       diverged; the same command can work once that is fixed
+  2    usage or bad input: an option, a sound folder, a file or a run directory
+       that cannot be used as given
+  130  interrupted (Ctrl-C)
+Every error is one line on stderr that names the file or value at fault.
+`timbrelab` with no command opens the app."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
         # One line and exit 2, as the CLI contract says: no usage block, which is what a script
@@ -142,7 +162,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="timbrelab", description="Timbre Lab: train and play sound models.")
+    parser = _Parser(
+        prog="timbrelab",
+        description="Timbre Lab: train and play sound models.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"timbrelab {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -271,12 +296,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         function = getattr(importlib.import_module(module_name), function_name)
         return int(function(args) or 0)
-    except TimbreLabError as error:
-        sys.stderr.write(f"timbrelab {args.command}: {error}\n")
-        return error.exit_code
     except KeyboardInterrupt:
         sys.stderr.write(f"timbrelab {args.command}: interrupted\n")
         return 130
+    except Exception as error:
+        # a full disk under any command, exhausted memory, an unwritable file: one line, exit 1;
+        # anything else is a bug and keeps its traceback
+        typed = from_system_error(error, path=getattr(args, "out", None))
+        if typed is None:
+            raise
+        sys.stderr.write(f"timbrelab {args.command}: {typed}\n")
+        return typed.exit_code
 
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ stdout; the app reads these from a child process. Every object has ``"event"``; 
     Last line of a run that finished or was stopped (SIGINT/SIGTERM stop after the current step
     and checkpoint first, ``stopped`` true).
 ``{"event": "error", "message": str}``
-    Last line of a run that failed; the exit code is 1 (runtime) or 2 (bad input).
+    Last line of a run that failed, the same one line ``timbrelab`` writes on stderr; the exit
+    code is 1 when the machine failed (disk full, out of memory, a file the system would not
+    write) and 2 for bad input. A full disk stops the run with "disk full while writing the
+    checkpoint to RUN; the last good checkpoint (step N) is kept; …".
 
 Without ``--progress jsonl`` a tqdm bar with ETA is drawn on stderr.
 """
@@ -35,6 +38,7 @@ Without ``--progress jsonl`` a tqdm bar with ETA is drawn on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import hashlib
 import json
@@ -57,7 +61,15 @@ from torch import Tensor
 
 from synth_core import checkpoint as ckpt
 from synth_core.dataset import ClipSet
-from synth_core.errors import CheckpointError, DeviceError, ModelConfigError, TrainingError
+from synth_core.errors import (
+    CheckpointError,
+    DeviceError,
+    DiskFullError,
+    ModelConfigError,
+    TimbreLabError,
+    TrainingError,
+    from_system_error,
+)
 from synth_core.models.base import Batch, TrainableModel
 
 log = logging.getLogger(__name__)
@@ -391,6 +403,8 @@ class Trainer:
         self.nan_recoveries = 0
         self.metrics: dict[str, float] = {}
         self.resumed_from: int | None = None
+        # the step of the checkpoint on disk, None until one is written (or resumed from)
+        self.saved_step: int | None = None
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -464,6 +478,7 @@ class Trainer:
         """
         run_dir = Path(run_dir)
         record = ckpt.read_record(run_dir)
+        ckpt.remove_temp_files(run_dir)  # what a killed writer left; the run is ours now
         weights, weights_step = ckpt.read_weights(run_dir)
         self.learner.load_state(weights)
         step = record.step if weights_step is None else weights_step
@@ -489,6 +504,7 @@ class Trainer:
         self._order = torch.as_tensor(record.trainer.get("order", []), dtype=torch.long)
         self._cursor = int(record.trainer.get("cursor", 0))
         self.resumed_from = step
+        self.saved_step = step
         self._began = True
         ckpt.truncate_history(run_dir, up_to_step=step)
         return step
@@ -578,15 +594,38 @@ class Trainer:
         )
 
     def save_checkpoint(self) -> None:
-        """Write the run directory now (a no-op when training in memory)."""
+        """Write the run directory now (a no-op when training in memory).
+
+        Raises
+        ------
+        DiskFullError
+            The disk filled up; the message says which checkpoint is kept on disk.
+        """
         if self.run_dir is None:
             return
         optimizer_tensors, _ = self._optimizer_state()
         tensors = dict(optimizer_tensors)
         tensors.update(ckpt.rng_state_tensors(self.generator))
-        ckpt.write_checkpoint(self.run_dir, self._record(), self.learner.state(), tensors)
+        try:
+            ckpt.write_checkpoint(self.run_dir, self._record(), self.learner.state(), tensors)
+        except DiskFullError as error:
+            raise self._disk_full(error, f"the checkpoint to {self.run_dir}") from error
+        self.saved_step = self.step
         if self.callbacks.checkpoint is not None:
             self.callbacks.checkpoint(self.step, self.run_dir)
+
+    def _disk_full(self, error: DiskFullError, what: str) -> DiskFullError:
+        """``error`` reworded for a training run: what was being written, and what is kept."""
+        if self.saved_step is None:
+            kept = "no checkpoint was written yet; free some space, then train again"
+        else:
+            kept = (
+                f"the last good checkpoint (step {self.saved_step}) is kept; free some space, "
+                "then resume the run"
+            )
+        return DiskFullError(
+            f"{error.reason} while writing {what}; {kept}", path=error.path, reason=error.reason
+        )
 
     def _preview(self) -> None:
         if self.callbacks.preview is None:
@@ -657,11 +696,11 @@ class Trainer:
                 self.callbacks.step_done(self.step)
             if self.step % self.log_every == 0 and self.run_dir is not None:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
-                ckpt.append_history(
-                    self.run_dir,
-                    {"step": self.step, "elapsed_s": round(self.elapsed_s, 3), "lr": self.lr}
-                    | losses,
-                )
+                entry = {"step": self.step, "elapsed_s": round(self.elapsed_s, 3), "lr": self.lr}
+                try:
+                    ckpt.append_history(self.run_dir, entry | losses)
+                except DiskFullError as error:
+                    raise self._disk_full(error, f"the training history to {error.path}") from error
             if self.step % 25 == 0:
                 self._take_snapshot()
             # the first steps are all reported so a loss curve starts at once, even on a run
@@ -773,9 +812,15 @@ class _JsonLines:
         def on_preview(preview: Preview) -> None:
             from synth_core import audio as audio_io
 
-            path = self.run_dir / "preview.wav"
+            path = self.run_dir / ckpt.PREVIEW_FILE
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            audio_io.save(preview.audio[0].numpy(), path, sample_rate=preview.sample_rate)
+            try:
+                audio_io.save(preview.audio[0].numpy(), path, sample_rate=preview.sample_rate)
+            except TimbreLabError as error:
+                # a preview is a courtesy: training goes on, and a disk that is really full
+                # stops the run at its next checkpoint, with the message that says what is kept
+                self.emit("warning", step=preview.step, message=f"no preview this time: {error}")
+                return
             self.emit("preview", step=preview.step, path=str(path), sample_rate=preview.sample_rate)
 
         return Callbacks(
@@ -825,8 +870,13 @@ def cli_train(args: argparse.Namespace) -> int:
     try:
         return _train(args, jsonl)
     except Exception as error:
+        # a full disk or exhausted memory is told as one line, here and on stderr (cli.main)
+        typed = from_system_error(error, path=args.out)
         if jsonl is not None:
-            jsonl.emit("error", message=str(error))
+            with contextlib.suppress(OSError):  # stdout may be what failed (the reader is gone)
+                jsonl.emit("error", message=str(typed if typed is not None else error))
+        if typed is not None and typed is not error:
+            raise typed from error
         raise
 
 

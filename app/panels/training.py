@@ -107,6 +107,8 @@ class TrainingPanel(QWidget):
         self._preview: tuple[np.ndarray, int] | None = None
         self._saw_done = False
         self._stopping = False
+        # the child's own one-line account of why it failed (its "error" event), if it gave one
+        self.error_message: str | None = None
         self._families: list[Family] = available_families()
         self._build()
         self._update_buttons()
@@ -357,6 +359,7 @@ class TrainingPanel(QWidget):
         self.paused = False
         self._saw_done = False
         self._stopping = False
+        self.error_message = None
         self._stdout_buffer = b""
         self._stderr_tail.clear()
         self.state_label.setText(("Resuming " if resume else "Starting ") + str(self.run_dir))
@@ -465,7 +468,8 @@ class TrainingPanel(QWidget):
             verb = "Stopped" if event.get("stopped") else "Finished"
             self.state_label.setText(f"{verb} at step {event.get('step')}: {event.get('run')}")
         elif kind == "error":
-            self._stderr_tail.append(str(event.get("message", "")))
+            self.error_message = str(event.get("message", "")).strip() or None
+            self.state_label.setText(f"Training failed: {self.error_message or 'no reason given'}")
         self._update_buttons()
         self.eventReceived.emit(event)
 
@@ -520,9 +524,14 @@ class TrainingPanel(QWidget):
         crashed = exit_status == QProcess.ExitStatus.CrashExit and not self._stopping
         if (exit_code != 0 or crashed) and not self._saw_done:
             tail = "\n".join(self._stderr_tail) or "(no output)"
-            self.state_label.setText(
-                f"Training failed (exit code {exit_code}); the run can be resumed"
-            )
+            if self.error_message:
+                # the child said why in one line (a full disk names what it kept): show that,
+                # not whichever stderr line happened to arrive last
+                self.state_label.setText(f"Training failed: {self.error_message}")
+            else:
+                self.state_label.setText(
+                    f"Training failed (exit code {exit_code}); the run can be resumed"
+                )
             self._show_crash(exit_code, tail)
         elif not self._saw_done:
             self.state_label.setText("Training ended")
@@ -542,8 +551,13 @@ class TrainingPanel(QWidget):
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Training stopped with an error")
         last = tail.strip().splitlines()[-1] if tail.strip() else ""
-        box.setText(f"The training process ended with exit code {exit_code}.\n{last}")
-        box.setInformativeText("The last checkpoint is kept; press Resume run to continue.")
+        reason = self.error_message or last
+        box.setText(f"The training process ended with exit code {exit_code}.\n{reason}")
+        box.setInformativeText(
+            "The last checkpoint is kept; press Resume run to continue."
+            if self.has_checkpoint()
+            else "No checkpoint was written; press Train to start again."
+        )
         box.setDetailedText(tail)
         box.setModal(False)
         box.show()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +152,43 @@ def test_closing_while_training_asks_and_stopping_keeps_the_checkpoint(qtbot, pa
     assert not panel.is_running()
     assert asked == ["Training is running", "Training is running"]
     assert (panel.run_dir / "model.json").is_file()
+
+
+# Loaded by the training child through PYTHONPATH (test only): its disk is full, so every file
+# it opens for writing with os.fdopen, as the checkpoint writer does, fails with ENOSPC.
+FULL_DISK = """
+import errno
+import os
+
+_fdopen = os.fdopen
+
+
+def _fdopen_on_a_full_disk(fd, mode="r", *args, **kwargs):
+    if "w" in mode:
+        os.close(fd)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return _fdopen(fd, mode, *args, **kwargs)
+
+
+os.fdopen = _fdopen_on_a_full_disk
+"""
+
+
+def test_a_full_disk_is_shown_as_the_trainers_own_line(qtbot, panel, tmp_path, monkeypatch):
+    hook = tmp_path / "full-disk"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(FULL_DISK)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]))
+    panel.set_family("gmm")
+    panel.set_custom(steps=2)
+    panel.start()
+    wait_until_finished(qtbot, panel, timeout_ms=60_000)
+
+    assert panel.process.exitCode() == 1
+    line = (
+        f"disk full while writing the checkpoint to {panel.run_dir}; no checkpoint was written yet"
+    )
+    assert panel.state_label.text().startswith(f"Training failed: {line}")
+    assert line in panel.crash_dialog.text()
+    assert panel.error_message.startswith(line)
+    assert "Traceback" not in panel.crash_dialog.detailedText()
