@@ -287,3 +287,13 @@ def test_checkpoint_files_get_the_permissions_the_umask_gives(tmp_path, umask):
         os.umask(previous)
     for name in (checkpoint.MODEL_FILE, checkpoint.WEIGHTS_FILE):
         assert stat.S_IMODE((run / name).stat().st_mode) == 0o666 & ~umask, name
+
+
+def test_help_says_what_each_exit_code_means(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "exit codes:" in text
+    assert "1    the machine failed, not the input: disk full, out of memory" in text
+    assert "2    usage or bad input" in text
