@@ -192,10 +192,7 @@ def evaluate(
     generator = torch.Generator().manual_seed(seed)
     eigen = EigenSounds.fit(train.audio)
 
-    import inspect
-
-    takes_pitch = "pitch" in inspect.signature(model.reconstruct).parameters
-    if takes_pitch:
+    if model.reconstructs_with_pitch:
         rebuilt = _batched(model.reconstruct, real, pitch=data.pitch)
     else:
         rebuilt = _batched(model.reconstruct, real)

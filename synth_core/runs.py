@@ -147,7 +147,7 @@ def cli_generate(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {}
     if args.seconds is not None:
         fixed = float(model.config.clip_seconds)
-        if "seconds" in _generate_keywords(model):
+        if model.variable_length:
             kwargs["seconds"] = args.seconds
         elif abs(args.seconds - fixed) > 1e-9:
             raise ModelConfigError(
@@ -184,12 +184,6 @@ def _refuse_existing(paths: Iterable[Path]) -> None:
             )
 
 
-def _generate_keywords(model: SoundModel) -> set[str]:
-    import inspect
-
-    return set(inspect.signature(model.generate).parameters)
-
-
 def cli_reconstruct(args: argparse.Namespace) -> int:
     """``timbrelab reconstruct RUN IN_DIR --out DIR [--overwrite]``: each file analysed and
     resynthesised into ``DIR``, at the same place relative to it as in ``IN_DIR`` (see
@@ -210,7 +204,7 @@ def cli_reconstruct(args: argparse.Namespace) -> int:
     if not getattr(args, "overwrite", False):
         _refuse_existing(targets)
     check_weights(model, args.run)
-    takes_pitch = "pitch" in set(_reconstruct_keywords(model))
+    takes_pitch = model.reconstructs_with_pitch
     from tqdm import tqdm
 
     # some families fit each input by gradient steps (about half a second a clip): show progress
@@ -285,12 +279,6 @@ def reconstruct_paths(sources: list[Path], in_dir: Path, out: Path) -> list[Path
         taken.add(candidate.as_posix().casefold())
         result.append(out / candidate)
     return result
-
-
-def _reconstruct_keywords(model: SoundModel) -> set[str]:
-    import inspect
-
-    return set(inspect.signature(model.reconstruct).parameters)
 
 
 def family_table() -> list[dict[str, Any]]:

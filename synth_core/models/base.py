@@ -334,6 +334,10 @@ class SoundModel(ABC):
     can_resynthesize: ClassVar[bool] = False
     #: ``set_primer`` sets a recording that generation continues
     takes_primer: ClassVar[bool] = False
+    #: ``generate`` takes ``seconds=``, a length other than the config's ``clip_seconds``
+    variable_length: ClassVar[bool] = False
+    #: ``reconstruct`` takes ``pitch=``, the MIDI labels ``[n]`` of the clips
+    reconstructs_with_pitch: ClassVar[bool] = False
     config: ModelConfig
     sample_rate: int
 
@@ -362,8 +366,8 @@ class SoundModel(ABC):
 
     @abstractmethod
     def reconstruct(self, audio: Tensor) -> Tensor:
-        """Analyse and resynthesise ``audio`` ``[n, samples]``; same shape out. Families
-        conditioned on pitch also take ``pitch=`` MIDI labels ``[n]``."""
+        """Analyse and resynthesise ``audio`` ``[n, samples]``; same shape out. Families with
+        ``reconstructs_with_pitch`` also take ``pitch=`` MIDI labels ``[n]`` (NaN: unknown)."""
 
     @property
     def accepts_pitch(self) -> bool:

@@ -255,6 +255,7 @@ class FrameFamily(TrainableModel):
     # codes that this project had before).
     augments = False
     can_resynthesize = True
+    reconstructs_with_pitch = True
 
     def __init__(self, config: FrameConfig) -> None:
         config.validate()

@@ -128,6 +128,7 @@ class RNNModel(FrameFamily, nn.Module):
     config_class = RNNConfig
     PRESETS = PRESETS
     takes_primer = True
+    variable_length = True
 
     def __init__(self, config: RNNConfig) -> None:
         nn.Module.__init__(self)

@@ -239,6 +239,7 @@ class SpectralAutoencoder(TrainableModel, nn.Module):
     augments: ClassVar[bool] = False
     can_encode: ClassVar[bool] = True
     can_resynthesize: ClassVar[bool] = True
+    reconstructs_with_pitch: ClassVar[bool] = True
 
     def __init__(self, config: SpectralConfig) -> None:
         super().__init__()

@@ -80,6 +80,23 @@ def test_every_family_derives_from_both_bases_and_types_its_hooks(family):
         assert mro.index(TrainableModel) < mro.index(torch.nn.Module)
 
 
+@pytest.mark.parametrize("family", available_families(), ids=lambda f: f.name)
+def test_each_capability_flag_matches_what_the_family_really_offers(family):
+    """The flags callers read are kept honest against the methods they stand for."""
+    model_class = family.model_class
+    generate = inspect.signature(model_class.generate).parameters
+    reconstruct = inspect.signature(model_class.reconstruct).parameters
+    assert model_class.variable_length == ("seconds" in generate)
+    assert model_class.reconstructs_with_pitch == ("pitch" in reconstruct)
+    for flag, method in [
+        ("can_encode", "encode"),
+        ("can_resynthesize", "resynthesize"),
+        ("takes_primer", "set_primer"),
+    ]:
+        overridden = getattr(model_class, method) is not getattr(SoundModel, method)
+        assert getattr(model_class, flag) == overridden, (flag, method)
+
+
 def test_a_family_without_a_capability_says_so_through_the_base():
     instrument = resolve_builtin("physical:string")
     assert instrument is not None and not instrument.can_encode
