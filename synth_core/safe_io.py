@@ -303,20 +303,20 @@ def check_safetensors_header(data: bytes, *, path: str | Path, error: type[Timbr
             if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
                 raise error("safetensors metadata must map names to strings", path=path)
             continue
-        where = f"tensor {name!r}"
+        where = f"tensor {name!r:.60}"
         if not isinstance(entry, dict):
             raise error(f"{where}: header entry is not an object", path=path)
         dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-        if dtype not in SAFETENSORS_DTYPES:
+        if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:
             known = ", ".join(SAFETENSORS_DTYPES)
-            raise error(f"{where}: dtype {dtype!r} is not one of {known}", path=path)
+            raise error(f"{where}: dtype {dtype!r:.40} is not one of {known}", path=path)
         if (
             not isinstance(shape, list)
             or len(shape) > MAX_TENSOR_DIMS
             or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)
         ):
             raise error(
-                f"{where}: shape {shape!r} is not a list of at most {MAX_TENSOR_DIMS} sizes",
+                f"{where}: shape {shape!r:.60} is not a list of at most {MAX_TENSOR_DIMS} sizes",
                 path=path,
             )
         if (
@@ -326,7 +326,7 @@ def check_safetensors_header(data: bytes, *, path: str | Path, error: type[Timbr
             or not 0 <= offsets[0] <= offsets[1] <= available
         ):
             raise error(
-                f"{where}: data_offsets {offsets!r} are not a range inside the file's "
+                f"{where}: data_offsets {offsets!r:.60} are not a range inside the file's "
                 f"{available} data bytes",
                 path=path,
             )
