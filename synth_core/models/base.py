@@ -401,7 +401,7 @@ class SoundModel(ABC):
         """Set (or clear, with None) a recording that generation continues. Only where
         ``takes_primer``."""
         raise ModelConfigError(
-            f"{self.family} models cannot continue a recording; only rnn models take a primer"
+            f"{self.family} models cannot continue a recording: they take no primer"
         )
 
     @classmethod
