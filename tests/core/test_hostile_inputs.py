@@ -10,6 +10,7 @@ cases run in a child process with a 4 GiB address-space limit and an alarm per c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -293,6 +294,27 @@ def test_sizes_that_are_each_allowed_but_multiply_to_terabytes_are_refused():
     config = {"hop": 256, "clip_seconds": 60.0, "sample_rate": 192000, "n_fft": 4096}
     with pytest.raises(ModelConfigError, match="the PCA basis .* would hold 2,950,625,568 values"):
         SpectralConfig.from_dict(config)
+
+
+def _numeric_settings() -> list[tuple[str, type, str]]:
+    from synth_core.models import available_families
+
+    found = []
+    for family in available_families():
+        config_class = family.model_class.config_class
+        for field in dataclasses.fields(config_class):
+            default = field.default
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                found.append((family.name, config_class, field.name))
+    return found
+
+
+@pytest.mark.parametrize(("family", "config_class", "setting"), _numeric_settings())
+def test_every_number_a_model_file_can_set_has_a_bound_that_names_it(family, config_class, setting):
+    huge = 10**30 if setting == "seed" else 10**12  # a seed may be any 63-bit number
+    for value in (huge, -huge, float("nan")):
+        with pytest.raises(ModelConfigError, match=setting):
+            config_class.from_dict({setting: value})
 
 
 def test_a_seed_of_seventy_bits_in_a_gmm_config_is_refused():
