@@ -190,7 +190,7 @@ class Studio(QObject):
         if Path(model_id).is_dir():
             model_library.remember_run(self.qsettings, model_id)
         self.refresh_model_list()
-        self.save_model_action.setEnabled(not model_id.startswith("physical:"))
+        self.save_model_action.setEnabled(not model_library.is_builtin(model_id))
         self.export_action.setEnabled(True)
         self.window.show_status(f"Playing {entry_title or model_id}")
 
@@ -222,7 +222,7 @@ class Studio(QObject):
 
     def _model_folder(self) -> Path | None:
         model_id = self.explore.model_id
-        if not model_id or model_id.startswith("physical:"):
+        if not model_id or model_library.is_builtin(model_id):
             return None
         path = Path(model_id)
         return path if path.is_dir() else model_library.STARTER_FOLDER / model_id
