@@ -84,12 +84,12 @@ def builtin_entries() -> list[ModelEntry]:
     ]
 
 
-def recent_runs(settings: QSettings) -> list[ModelEntry]:
 def is_builtin(model_id: str) -> bool:
     """True for a model that plays without training: it has no folder to save or reveal."""
     return any(entry.id == model_id for entry in builtin_entries())
 
 
+def recent_runs(settings: QSettings) -> list[ModelEntry]:
     """Run directories opened or trained before, newest first, that still exist."""
     from synth_core.checkpoint import MODEL_FILE
 
