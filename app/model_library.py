@@ -129,13 +129,16 @@ def load(model_id: str) -> SoundModel:
     Raises
     ------
     CheckpointError
-        For a broken, foreign or missing run directory (the message names it).
+        For a broken, foreign or missing run directory (the message names it), or one whose
+        weights hold NaN: it would play silence, as ``timbrelab generate`` refuses to.
     ModelConfigError
         For an unknown instrument or family.
     """
-    from synth_core.runs import load_model
+    from synth_core.runs import check_weights, load_model
 
-    return load_model(model_id)
+    model = load_model(model_id)
+    check_weights(model, model_id)
+    return model
 
 
 def save_model_as(run_dir: str | Path, destination: str | Path) -> Path:

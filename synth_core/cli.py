@@ -247,7 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reconstruct", help="analyse and resynthesise each file in a folder")
     p.add_argument("run")
     p.add_argument("in_dir")
-    p.add_argument("--out", required=True, help="folder outside IN_DIR; sub-folders are kept")
+    p.add_argument(
+        "--out",
+        type=output_folder,
+        required=True,
+        help="folder outside IN_DIR; sub-folders are kept",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace files already in --out")
 
     p = sub.add_parser("evaluate", help="reconstruction and generation metrics against a folder")
@@ -305,7 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         typed = from_system_error(error, path=getattr(args, "out", None))
         if typed is None:
             raise
-        sys.stderr.write(f"timbrelab {args.command}: {typed}\n")
+        # a path in the message may hold a newline or an escape sequence: keep it one line
+        from synth_core.dataset import printable_name
+
+        sys.stderr.write(f"timbrelab {args.command}: {printable_name(str(typed))}\n")
         return typed.exit_code
 
 

@@ -315,9 +315,11 @@ def _training_clips(run: str, sample_rate: int, seconds: float) -> ClipSet | Non
 def cli_evaluate(args: argparse.Namespace) -> int:
     """``timbrelab evaluate RUN DATA [--n N] [--json] [--seed S] [--repeats R]``."""
     from synth_core.dataset import load_clips_reporting, say_skipped
-    from synth_core.runs import load_model
+    from synth_core.runs import check_weights, load_model
 
     model = load_model(args.run)
+    # NaN weights render silence: scoring it would report numbers about nothing
+    check_weights(model, args.run)
     rate, seconds = int(model.sample_rate), float(model.config.clip_seconds)
     data = load_clips_reporting(
         args.data,

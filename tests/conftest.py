@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +85,13 @@ def xvfb_display() -> Iterator[XvfbDisplay]:
         yield display
     finally:
         display.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After the run, the bad-input corpus's count of outcomes (``tests/support/bad_inputs.py``),
+    when its tests ran: shown by ``make test`` whatever ``-q`` or ``-s`` hide."""
+    corpus = sys.modules.get("tests.support.bad_inputs")
+    table = corpus.TALLY.table() if corpus is not None else ""
+    if table:
+        terminalreporter.write_sep("-", "bad-input corpus")
+        terminalreporter.write_line(table)

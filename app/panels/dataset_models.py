@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from synth_core.dataset import SkippedFile, SoundFile
+from synth_core.dataset import SkippedFile, SoundFile, printable_name
 
 NOTE_NAMES = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
 COLUMNS = ("Name", "Duration", "Rate", "Ch", "Pitch")
@@ -219,7 +219,8 @@ class SoundFileTableModel(QAbstractTableModel):
         item = self._files[self._rows[row]]
         if role == _DISPLAY:
             if column == 0:
-                return self._names[self._rows[row]]
+                # a name may hold a newline, an escape or an undecodable byte (which Qt drops)
+                return printable_name(self._names[self._rows[row]])
             if column == 1:
                 return format_duration(item.duration)
             if column == 2:
@@ -228,7 +229,9 @@ class SoundFileTableModel(QAbstractTableModel):
                 return str(item.channels)
             return note_name(item.pitch) if item.pitch is not None else "—"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{item.path}\n{item.format} {item.subtype}, {item.frames} frames"
+            return (
+                f"{printable_name(item.path)}\n{item.format} {item.subtype}, {item.frames} frames"
+            )
         if role == Qt.ItemDataRole.TextAlignmentRole and column > 0:
             return _RIGHT
         return None
@@ -271,7 +274,7 @@ class SkippedFileTableModel(QAbstractTableModel):
             return None
         name, reason, path = self._items[index.row()]
         if role == _DISPLAY:
-            return name if index.column() == 0 else reason
+            return printable_name(name) if index.column() == 0 else reason
         if role == Qt.ItemDataRole.ToolTipRole:
-            return path if index.column() == 0 else reason
+            return printable_name(path) if index.column() == 0 else reason
         return None
