@@ -16,18 +16,18 @@ traceback, a hang or an allocation the size of the file's claims:
   every tensor's dtype, shape and byte range against the file's real size before any tensor is
   built (:func:`check_safetensors_header`).
 
-Size limits (chosen well above anything Timbre Lab writes: the largest starter's
-``weights.safetensors`` is under 10 MB, a ``model.json`` a few kB):
+Size limits, chosen far above anything Timbre Lab writes (the largest starter's
+``weights.safetensors`` is 7.5 MB, a ``model.json`` a few kB) and far below what would strain
+the machine that opens the file:
 
-=============================  =========  ==================================================
-file                           limit      why
-=============================  =========  ==================================================
-JSON (model.json, presets,     16 MiB     held in memory and parsed whole
-sidecars)
-history.jsonl                  256 MiB    one short line per logged step
-safetensors                    2 GiB      read whole; a model the app can train is far smaller
-safetensors JSON header        16 MiB     names, dtypes, shapes and offsets only
-=============================  =========  ==================================================
+=====================================  ========  ===========================================
+file                                   limit     why
+=====================================  ========  ===========================================
+model.json, presets, export sidecars   16 MiB    held in memory and parsed whole
+history.jsonl                          256 MiB   one short line per logged step
+weights and optimizer safetensors      2 GiB     read whole; trainable models are far smaller
+a safetensors file's JSON header       16 MiB    names, dtypes, shapes and offsets only
+=====================================  ========  ===========================================
 """
 
 from __future__ import annotations
