@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("synth_core.demo", "cli_demo"),
     "info": ("synth_core.info", "cli_info"),
     "families": ("synth_core.runs", "cli_families"),
-    "scan": ("synth_core.dataset", "cli_scan"),
+    "scan": ("synth_core.commands.scan", "cli_scan"),
     "starter-data": ("synth_core.builtin", "cli_starter_data"),
     "train": ("synth_core.train", "cli_train"),
     "generate": ("synth_core.runs", "cli_generate"),

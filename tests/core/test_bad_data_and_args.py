@@ -20,10 +20,10 @@ import soundfile as sf
 import torch
 
 from synth_core import cli, dataset
+from synth_core.commands.scan import format_report
 from synth_core.dataset import (
     ClipSet,
     SkippedFile,
-    format_report,
     load_clips,
     load_clips_reporting,
     say_skipped,

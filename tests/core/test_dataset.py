@@ -126,7 +126,7 @@ def test_linked_folder_loops_end_and_linked_files_are_not_used_twice(sound_folde
 
 
 def test_long_files_are_skipped_without_decoding(sound_folder, monkeypatch):
-    monkeypatch.setattr(dataset, "MAX_DURATION_S", 0.35)
+    monkeypatch.setattr(dataset.folder, "MAX_DURATION_S", 0.35)
     report = scan(sound_folder)
     reasons = {item.path.name: item.reason for item in report.skipped}
     assert reasons["pluck__p060.wav"] == "too long (400 ms > 350 ms)"
