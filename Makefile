@@ -13,11 +13,12 @@ TORCH_VERSION := 2.13.0
 APT_PACKAGES := libsndfile1 libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins \
 	libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 \
 	xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
-	libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
+	libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 \
+	desktop-file-utils appstream
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install system-packages starter-models screenshots bench demo clean
+.PHONY: run test lint format install system-packages starter-models screenshots bench demo package clean
 
 install: $(STAMP)
 
@@ -79,6 +80,14 @@ bench: system-packages $(STAMP)
 
 demo: system-packages $(STAMP)
 	$(BIN)/timbrelab demo
+
+# The one-folder app, dist/timbrelab/ (run dist/timbrelab/timbrelab), from packaging/timbrelab.spec.
+# PyInstaller is installed here only (the "package" extra): `make test` does not need it.
+package: system-packages $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[package]"
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/timbrelab.spec
+	@du -sh dist/timbrelab
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -17,11 +17,12 @@ from PySide6.QtCore import QSettings
 
 from synth_core.errors import CheckpointError
 from synth_core.models.base import SoundModel
+from synth_core.paths import resources_dir
 from synth_core.starter import STARTERS
 
 log = logging.getLogger(__name__)
 
-STARTER_FOLDER = Path(__file__).resolve().parent.parent / "resources" / "models"
+STARTER_FOLDER = resources_dir() / "models"
 RECENT_KEY = "models/recent"
 MAX_RECENT = 8
 

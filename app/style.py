@@ -7,14 +7,15 @@ comes from here or from ``resources/style.qss`` so panels do not invent their ow
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
+from synth_core.paths import resources_dir
+
 log = logging.getLogger(__name__)
 
-RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES_DIR = resources_dir()
 STYLE_SHEET = RESOURCES_DIR / "style.qss"
 APP_ICON = RESOURCES_DIR / "icons" / "timbrelab.svg"
 

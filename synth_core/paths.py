@@ -3,11 +3,14 @@
 Directories follow each platform's conventions (platformdirs: ``~/.cache/timbrelab`` on Linux,
 ``~/Library/Caches/timbrelab`` on macOS, ``%LOCALAPPDATA%`` on Windows). Each can be moved with an
 environment variable, which tests set to temporary folders so they never touch a real home.
-:func:`new_file_mode` says which permissions a file written atomically should get.
+:func:`new_file_mode` says which permissions a file written atomically should get, and
+:func:`resources_dir` where the files shipped with the app (starter models, icons, style sheet) are.
 """
 
 from __future__ import annotations
 
+import importlib.resources
+import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -19,6 +22,25 @@ APP_NAME = "timbrelab"
 CACHE_ENV = "TIMBRELAB_CACHE_DIR"
 CONFIG_ENV = "TIMBRELAB_CONFIG_DIR"
 DATA_ENV = "TIMBRELAB_DATA_DIR"
+
+#: The package ``resources/`` is installed as (see setup.py): a wheel puts the folder's files in
+#: site-packages under this name, an editable install maps the name to the checkout's folder.
+RESOURCES_PACKAGE = "timbrelab_resources"
+
+
+def resources_dir() -> Path:
+    """The folder of files shipped with Timbre Lab: ``models/`` (starter models), ``icons/`` and
+    ``style.qss``.
+
+    Found through :mod:`importlib.resources` as the package :data:`RESOURCES_PACKAGE`, so an
+    installed wheel and an editable install both find it. A source checkout run without
+    installing, and the PyInstaller app (whose spec copies the folder next to the code), have no
+    such package; there it is ``resources/`` beside ``synth_core/``.
+    """
+    if importlib.util.find_spec(RESOURCES_PACKAGE) is not None:
+        with importlib.resources.as_file(importlib.resources.files(RESOURCES_PACKAGE)) as folder:
+            return Path(folder)
+    return Path(__file__).resolve().parent.parent / "resources"
 
 
 def _resolve(env: str, default: str, *, create: bool) -> Path:
