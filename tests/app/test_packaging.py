@@ -1,11 +1,17 @@
-"""The desktop entry, AppStream metainfo and PyInstaller spec agree with the project."""
+"""The desktop entry, AppStream metainfo and PyInstaller spec agree with the project, and the
+desktop entry and metainfo pass the validators distributions run (desktop-file-validate,
+appstreamcli)."""
 
 from __future__ import annotations
 
 import configparser
+import shutil
+import subprocess
 import tomllib
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGING = REPO / "packaging"
@@ -40,3 +46,32 @@ def test_pyinstaller_spec_bundles_resources_and_uses_the_cli_entry():
     assert '"resources"' in spec and "timbrelab_entry.py" in spec
     entry = (PACKAGING / "timbrelab_entry.py").read_text()
     assert "from app.launcher import main" in entry
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (Debian package {package}; `make system-packages`)")
+    return path
+
+
+def test_desktop_entry_passes_desktop_file_validate():
+    tool = _tool("desktop-file-validate", "desktop-file-utils")
+    done = subprocess.run(
+        [tool, str(PACKAGING / f"{APP_ID}.desktop")], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+
+
+def test_metainfo_passes_appstreamcli_and_shows_the_packaged_app():
+    tool = _tool("appstreamcli", "appstream")
+    metainfo = PACKAGING / f"{APP_ID}.metainfo.xml"
+    done = subprocess.run(
+        [tool, "validate", "--no-net", str(metainfo)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    shot = ElementTree.parse(metainfo).getroot().find("screenshots/screenshot[@type='default']")
+    assert shot is not None and shot.findtext("caption")
+    url = shot.findtext("image")
+    assert url.startswith("https://") and url.endswith("/docs/screenshots/packaged_app.png")
+    assert (REPO / "docs" / "screenshots" / "packaged_app.png").stat().st_size > 10_000
