@@ -32,6 +32,7 @@ import torch
 
 from synth_core import __version__, dsp
 from synth_core import audio as audio_io
+from synth_core.control_values import fill_values
 from synth_core.export import (
     ExportError,
     ExportSettings,
@@ -41,7 +42,6 @@ from synth_core.export import (
     write_sound,
 )
 from synth_core.models.base import Control, SoundModel
-from synth_core.studio import fill_values
 
 #: Control names that set how loud or how hard a sound is played, in order of preference.
 LOUDNESS_CONTROLS = ("velocity", "loudness", "gain", "level", "volume", "amplitude", "pressure")
@@ -284,16 +284,13 @@ def export_pack(
     if not 1 <= velocities <= MAX_LAYERS:
         raise ExportError(f"velocity layers must be 1–{MAX_LAYERS}, got {velocities}")
     out_dir = Path(out_dir)
-    controls = model.controls()
-    sound = fill_values(controls, values or {})
-    loudness = loudness_control(controls) if velocities > 1 else None
+    sound = fill_values(model.controls(), values or {})
     per_pitch = bool(model.accepts_pitch)
-    render_pitches: list[int | None] = list(pitches) if per_pitch else [None]
-    layers = velocities if loudness is not None else 1
-    plan = _plan(out_dir, model_id, render_pitches, layers, settings)
-    sfz_path = out_dir / f"{file_stem('{model}', model=model_id, seed=seed, n=1, pitch=None)}.sfz"
+    sfz_path, plan, loudness, layers = _layout(
+        model, out_dir, model_id=model_id, pitches=pitches, velocities=velocities, settings=settings
+    )
     if not overwrite:
-        _refuse_existing([sfz_path, *(p for p in plan.values()), *_sidecars(plan.values())])
+        _refuse_existing([sfz_path, *plan.values(), *_sidecars(plan.values())])
     check_weights(model, model_id)
 
     rendered: dict[tuple[int | None, int], tuple[dict[str, float], np.ndarray]] = {}
@@ -374,6 +371,45 @@ def export_pack(
     header = _header(model, model_id, sound, seed, loudness, per_pitch, velocities)
     write_sfz(sfz_path, regions, header=header, layered=velocities > 1)
     return PackResult(sfz_path, written, regions, cancelled=False)
+
+
+def pack_files(
+    model: SoundModel,
+    out_dir: str | Path,
+    *,
+    model_id: str,
+    pitches: list[int],
+    velocities: int,
+    settings: ExportSettings | None = None,
+) -> list[Path]:
+    """Every file :func:`export_pack` would write (the SFZ, each sample and its sidecar), before
+    anything is rendered: what the export dialog checks for clashes."""
+    settings = settings or ExportSettings()
+    settings.validate()
+    sfz_path, plan, _, _ = _layout(
+        model, Path(out_dir), model_id=model_id, pitches=pitches, velocities=velocities,
+        settings=settings,
+    )  # fmt: skip
+    return [sfz_path, *plan.values(), *_sidecars(plan.values())]
+
+
+def _layout(
+    model: SoundModel,
+    out_dir: Path,
+    *,
+    model_id: str,
+    pitches: list[int],
+    velocities: int,
+    settings: ExportSettings,
+) -> tuple[Path, dict[tuple[int | None, int], Path], Control | None, int]:
+    """The SFZ's path, the sample file of each (pitch, layer) render, the loudness control the
+    layers are rendered with (None: layered by volume) and the number of renders per pitch."""
+    loudness = loudness_control(model.controls()) if velocities > 1 else None
+    render_pitches: list[int | None] = list(pitches) if model.accepts_pitch else [None]
+    layers = velocities if loudness is not None else 1
+    plan = _plan(out_dir, model_id, render_pitches, layers, settings)
+    stem = file_stem("{model}", model=model_id, seed=0, n=1, pitch=None)
+    return out_dir / f"{stem}.sfz", plan, loudness, layers
 
 
 def _plan(

@@ -4,7 +4,9 @@ Choices map one to one onto :class:`synth_core.export.ExportSettings`; the writi
 :func:`synth_core.export.export_batch`, run on a :class:`~app.workers.BackgroundTask` so the
 progress bar moves and Cancel stops between two files (files already written are kept). When
 files of the batch are already in the folder, the dialog asks first: replace them, or keep both
-(the new files get numbered names).
+(the new files get numbered names). "Sample pack (SFZ)" writes the current sound across a key
+range instead, with :func:`synth_core.packs.export_pack`; a pack already in the folder is only
+replaced when the user says so.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from synth_core.export import (
     export_batch,
 )
 from synth_core.models.base import SoundModel
+from synth_core.packs import MAX_LAYERS, PackResult, export_pack, pack_files, parse_pitches
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ _FORMATS = (("WAV", "wav"), ("FLAC", "flac"), ("OGG Vorbis", "ogg"))
 _DEPTHS = (("16-bit", "16"), ("24-bit", "24"), ("32-bit float", "32f"))
 _RATES = (("44.1 kHz", 44100), ("48 kHz", 48000), ("96 kHz", 96000))
 _NORMALISE = (("Peak", "peak"), ("Loudness (LUFS)", "lufs"), ("None", "none"))
+_KINDS = (("Sounds", "sounds"), ("Sample pack (SFZ)", "pack"))
 
 
 class ExportDialog(QDialog):
@@ -88,7 +92,7 @@ class ExportDialog(QDialog):
         self.seed = seed
         self.pitch = pitch
         self.task: BackgroundTask | None = None
-        self.result: BatchResult | None = None
+        self.result: BatchResult | PackResult | None = None
 
         self.folder_edit = QLineEdit(str(folder or Path.home() / "Timbre Lab exports"))
         browse = QPushButton("Browse…")
@@ -127,7 +131,23 @@ class ExportDialog(QDialog):
             "How far variations stray from the current sound, as a fraction of each slider's travel"
         )
 
+        self.kind_box = _combo(_KINDS, "sounds")
+        self.kind_box.setToolTip(
+            "A sample pack renders the current sound at each key of a range, with an SFZ "
+            "instrument that samplers load"
+        )
+        self.keys_edit = QLineEdit("36:84:3")
+        self.keys_edit.setToolTip("MIDI notes to sample as START:STOP:STEP (stop included)")
+        self.layers_box = QSpinBox()
+        self.layers_box.setRange(1, MAX_LAYERS)
+        self.layers_box.setValue(1)
+        self.layers_box.setToolTip(
+            "Velocity layers: rendered with the model's loudness control where it has one, "
+            "else the same sample at lower volumes"
+        )
+
         form = QFormLayout()
+        form.addRow("Export", self.kind_box)
         form.addRow("Folder", folder_row)
         form.addRow("File names", self.pattern_edit)
         form.addRow("Format", self.format_box)
@@ -139,6 +159,8 @@ class ExportDialog(QDialog):
         form.addRow("Fade-out", self.fade_box)
         form.addRow("Sounds", self.count_box)
         form.addRow("Variation spread", self.spread_box)
+        form.addRow("Keys", self.keys_edit)
+        form.addRow("Velocity layers", self.layers_box)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -165,6 +187,7 @@ class ExportDialog(QDialog):
         self.format_box.currentIndexChanged.connect(self._update_enabled)
         self.normalise_box.currentIndexChanged.connect(self._update_enabled)
         self.count_box.valueChanged.connect(self._update_enabled)
+        self.kind_box.currentIndexChanged.connect(self._update_enabled)
         self._update_enabled()
 
     def settings(self) -> ExportSettings:
@@ -193,7 +216,12 @@ class ExportDialog(QDialog):
         mode = self.normalise_box.currentData()
         self.lufs_box.setEnabled(mode == "lufs")
         self.peak_box.setEnabled(mode != "none")
-        self.spread_box.setEnabled(self.count_box.value() > 1)
+        pack = self.kind_box.currentData() == "pack"
+        self.spread_box.setEnabled(self.count_box.value() > 1 and not pack)
+        for box in (self.count_box, self.pattern_edit, self.normalise_box):
+            box.setEnabled(not pack)
+        self.keys_edit.setEnabled(pack)
+        self.layers_box.setEnabled(pack)
         self.export_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.close_button.setEnabled(not running)
@@ -208,6 +236,9 @@ class ExportDialog(QDialog):
         if self.task is not None and self.task.isRunning():
             return
         folder = Path(self.folder_edit.text()).expanduser()
+        if self.kind_box.currentData() == "pack":
+            self.start_pack(folder)
+            return
         count = self.count_box.value()
         spread = self.spread_box.value()
         try:
@@ -252,8 +283,55 @@ class ExportDialog(QDialog):
         self.progress.setRange(0, count)
         self.progress.setValue(0)
         self.message.setText(f"Writing {count} sound{'s' if count > 1 else ''}…")
+        self._run(job)
+
+    def start_pack(self, folder: Path) -> None:
+        """Write a sample pack of the current sound on a background thread."""
+        layers = self.layers_box.value()
+        try:
+            settings = self.settings()
+            pitches = parse_pitches(self.keys_edit.text())
+            planned = pack_files(
+                self.model, folder, model_id=self.model_id, pitches=pitches,
+                velocities=layers, settings=settings,
+            )  # fmt: skip
+        except TimbreLabError as error:
+            self.message.setText(str(error))
+            return
+        clashes = existing_files(planned)
+        if clashes and not self.ask_to_replace_pack(folder, clashes):
+            self.message.setText("Nothing written: a pack is already there.")
+            return
+
+        def job(progress, should_stop) -> PackResult:
+            return export_pack(
+                self.model, folder, model_id=self.model_id, values=self.values,
+                pitches=pitches, velocities=layers, seed=self.seed, settings=settings,
+                overwrite=bool(clashes), progress=progress, should_stop=should_stop,
+            )  # fmt: skip
+
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.message.setText(f"Rendering a pack over {len(pitches)} key(s)…")
+        self._run(job)
+
+    def ask_to_replace_pack(self, folder: Path, clashes: list[Path]) -> bool:
+        """Ask whether to replace the pack files already in ``folder``."""
+        answer = QMessageBox.question(
+            self,
+            "Pack already exists",
+            f"{len(clashes)} file(s) of this pack are already in {folder}, such as "
+            f"{clashes[0].name}. Replace them?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _run(self, job) -> None:
+        def moved(done: int, total: int) -> None:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+
         self.task = BackgroundTask(job, self)
-        self.task.progressed.connect(lambda done, _total: self.progress.setValue(done))
+        self.task.progressed.connect(moved)
         self.task.succeeded.connect(self._done)
         self.task.failed.connect(self._failed)
         self.task.finished.connect(self._update_enabled)
@@ -288,8 +366,16 @@ class ExportDialog(QDialog):
             self.task.cancel()
             self.message.setText("Cancelling…")
 
-    def _done(self, result: BatchResult) -> None:
+    def _done(self, result: BatchResult | PackResult) -> None:
         self.result = result
+        if isinstance(result, PackResult):
+            self.message.setText(
+                "Cancelled: no pack written"
+                if result.cancelled
+                else f"Wrote {result.sfz.name} with {len(result.samples)} sample(s) and "
+                f"sidecars to {result.sfz.parent}"
+            )
+            return
         folder = result.files[0].parent if result.files else Path(self.folder_edit.text())
         verb = "Cancelled after" if result.cancelled else "Wrote"
         self.message.setText(f"{verb} {len(result.files)} sound(s) with sidecars to {folder}")
