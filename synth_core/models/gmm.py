@@ -178,6 +178,7 @@ class GMMModel(FrameFamily):
         missing -= set(state)
         if missing:
             raise ModelConfigError(f"gmm state lacks {', '.join(sorted(missing))}")
+        _check_shapes(state)
         self.pca_mean = state["pca_mean"].float().clone()
         self.pca_axes = state["pca_axes"].float().clone()
         self.codes = state["codes"].float().clone()
@@ -315,3 +316,30 @@ register(
         model_class=GMMModel,
     )
 )
+
+
+def _check_shapes(state: Mapping[str, Tensor]) -> None:
+    """Raise ``ValueError`` naming the first tensor whose shape does not fit the others.
+
+    The feature count ``D`` is the mixture's, ``means`` ``[K, D]``, which depends on the training
+    set (a small folder keeps fewer PCA axes than ``config.dims``), so shapes are checked against
+    each other rather than against the config. An unfitted model has no PCA axes and no codes yet.
+    """
+    for name, dims in (("weights", 1), ("means", 2), ("pca_mean", 1)):
+        if state[name].dim() != dims:
+            raise ValueError(f"tensor {name!r} has shape {list(state[name].shape)}")
+    components, dims = (int(size) for size in state["means"].shape)
+    features = int(state["pca_mean"].shape[0])
+    fitted = state["pca_axes"].numel() > 0
+    clips = int(state["codes"].shape[0]) if state["codes"].dim() == 2 else -1
+    expected = {
+        "weights": [components],
+        "covariances": [components, dims, dims],
+        "pca_axes": [dims if fitted else 0, features],
+        "codes": [clips, dims],
+        "layouts": [clips, int(state["layouts"].shape[-1]) if state["layouts"].dim() else -1],
+    }
+    for name, want in expected.items():
+        shape = list(state[name].shape)
+        if -1 in want or shape != want:
+            raise ValueError(f"tensor {name!r} has shape {shape}, where the others need {want}")

@@ -124,3 +124,32 @@ def test_untrained_model_and_bad_values_are_refused_clearly(trained) -> None:
         model.generate({"variation": 9.0}, seed=0)
     with pytest.raises(ModelConfigError, match="components"):
         GMMConfig.from_dict({"components": 0})
+
+
+def test_a_gmm_fitted_to_a_small_folder_loads_from_its_run_directory(tmp_path) -> None:
+    """Five clips keep fewer PCA axes than ``dims`` asks for; the saved run must still load."""
+    from synth_core import checkpoint
+
+    clips = tiny_clip_set(n=5)
+    model = GMMModel.from_config(
+        GMMConfig(sample_rate=16000, clip_seconds=0.25, components=2, dims=16)
+    )
+    model.begin(clips)
+    model.step(Batch(clips.audio))
+    assert model.state()["means"].shape[1] < 16
+    checkpoint.save_model(tmp_path / "run", model)
+    loaded = checkpoint.read_model(tmp_path / "run")
+    assert torch.equal(loaded.generate(n=1, seed=3), model.generate(n=1, seed=3))
+
+
+def test_a_gmm_whose_tables_disagree_is_refused_naming_the_tensor(trained, tmp_path) -> None:
+    from synth_core import checkpoint
+    from synth_core.errors import CheckpointError
+
+    model, _ = trained
+    run = checkpoint.save_model(tmp_path / "run", model)
+    state = load_tensors((run / "weights.safetensors").read_bytes())
+    state["means"] = state["means"][:, :-1].contiguous()
+    (run / "weights.safetensors").write_bytes(save_tensors(state, metadata={"step": "0"}))
+    with pytest.raises(CheckpointError, match="tensor 'covariances' has shape"):
+        checkpoint.read_model(run)
