@@ -43,6 +43,7 @@ from app.views.sound_view import SoundView
 from synth_core import __version__
 
 if TYPE_CHECKING:
+    from app.live import LiveControl
     from app.studio import Studio
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         )
         self._layout_restored = False
         self._panels: list[QWidget] = []
+        self.live: LiveControl | None = None
 
         self.player = player if player is not None else Player(device=settings.output_device)
         self.player.loop = settings.loop
@@ -142,6 +144,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
 
         playback_menu = menu_bar.addMenu("&Playback")
+        self.playback_menu = playback_menu
         for action in (
             self.transport.play_action,
             self.transport.rewind_action,
@@ -240,6 +243,34 @@ class MainWindow(QMainWindow):
         from app.studio import Studio
 
         self.studio = Studio(self)
+        self._attach_live(self.studio)
+
+    def _attach_live(self, studio: Studio) -> None:
+        """MIDI keyboard, MIDI learn and OSC for the Explore panel: the port list and how keys
+        play go in the transport toolbar, the OSC switch and the mappings table in Playback."""
+        from app.live import LiveControl
+        from app.midi import MidiPortBox
+
+        live = LiveControl(
+            studio.explore, self.player, self.settings, open_model=studio.load_model, parent=self
+        )
+        self.live = live
+
+        def remember(name: str | None) -> None:
+            self.settings.midi_port = name
+
+        self.midi_box = MidiPortBox(live.midi, remember, self)
+        self.midi_box.set_mode(*live.mode_text)
+        studio.explore.soundGenerated.connect(lambda *_: self.midi_box.set_mode(*live.mode_text))
+        self.transport_toolbar.addSeparator()
+        self.transport_toolbar.addWidget(self.midi_box)
+        live.statusChanged.connect(self.show_status)
+        self.playback_menu.addSeparator()
+        self.playback_menu.addAction(live.osc_action)
+        self.playback_menu.addAction(live.mappings_action)
+        saved = self.settings.midi_port
+        if saved is not None and live.midi.open(saved):  # else it says why and keeps the choice
+            self.midi_box.refresh()
 
     def restore_layout(self) -> None:
         """Put the window, docks and toolbars where they were last time (once panels exist)."""
@@ -409,5 +440,7 @@ class MainWindow(QMainWindow):
             if callable(shutdown):
                 shutdown()
         self.sound_view.shutdown()
+        if self.live is not None:
+            self.live.shutdown()
         self.player.close()
         super().closeEvent(event)

@@ -3,8 +3,10 @@
 The player owns one thread that does everything slow or blocking: it initialises PortAudio,
 opens and restarts the output stream, resamples when the device refuses the sound's rate, and
 keeps a :class:`RingBuffer` topped up. The audio callback only copies from the ring, applies the
-volume and notes the level and position. Callers (the GUI thread) only post commands and read a
-few numbers, so playback never stalls the window and the window never stalls playback.
+volume, adds the notes of the :class:`~synth_core.voices.VoiceMixer` (:attr:`Player.voices`,
+what a MIDI keyboard plays) and notes the level and position. Callers (the GUI thread) only post
+commands and read a few numbers, so playback never stalls the window and the window never
+stalls playback.
 
 sounddevice is imported on the player thread: a missing PortAudio library (``OSError``) or a
 machine with no output device (``PortAudioError``) turns the player ``unavailable`` with a reason
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +26,20 @@ from typing import Any
 import numpy as np
 
 from synth_core.errors import DeviceError
+from synth_core.voices import MIX_BLOCK_FRAMES, VoiceMixer
 
 log = logging.getLogger(__name__)
 
-BLOCK_FRAMES = 1024
+BLOCK_FRAMES = MIX_BLOCK_FRAMES  # small blocks: a played note waits at most one block
 RING_FRAMES = 8192
 LEVEL_FLOOR_DB = -60.0
+#: Output latency asked of PortAudio, s: "low" with 256-frame blocks underruns on a busy machine
+#: (PulseAudio through ALSA; 0.03 s still did now and then), 0.05 s does not. The old 1024-frame
+#: "low" stream buffered about as much, in blocks four times coarser.
+OUTPUT_LATENCY_S = 0.05
+#: The stream stays open this long after the last note-on, so the next note does not wait for
+#: the device to start again.
+VOICE_HOLD_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -227,6 +238,9 @@ class Player:
         self._last_frame = -1
         self._peak = 0.0
         self._closed = False
+        #: notes (MIDI, OSC) summed into every output block; see :meth:`start_voices`
+        self.voices = VoiceMixer()
+        self._voices_until = 0.0
         self._thread = threading.Thread(target=self._run, name="timbrelab-player", daemon=True)
         self._thread.start()
 
@@ -247,6 +261,13 @@ class Player:
         """Continue playback from ``seconds`` (or start there on the next play)."""
         self._position_s = max(0.0, float(seconds))
         self._post("seek", float(seconds))
+
+    def start_voices(self, sample_rate: int) -> None:
+        """Keep the output running for notes in :attr:`voices` (for :data:`VOICE_HOLD_S` after
+        each call). With no stream open yet it opens one at ``sample_rate``; an open stream keeps
+        its rate, and :attr:`voices`'s ``sample_rate`` says which rate notes must be given at."""
+        self._voices_until = time.monotonic() + VOICE_HOLD_S
+        self._post("voices", int(sample_rate))
 
     def set_device(self, name: str | None) -> None:
         """Use the output device called ``name`` (``None``: the system default) from now on."""
@@ -319,8 +340,12 @@ class Player:
                     self._errors.append(str(error))
                     self._playing = False
             self._feed()
-            if not self._playing and self._stream is not None and self._stream.active:
-                self._stream.abort()
+            stream = self._stream
+            if not self._playing and stream is not None and stream.active and not self._voicing():
+                stream.abort()
+
+    def _voicing(self) -> bool:
+        return self.voices.active > 0 or time.monotonic() < self._voices_until
 
     def _has_work(self) -> bool:
         if self._commands:
@@ -382,6 +407,14 @@ class Player:
         if not self._stream.active:
             self._stream.start()
 
+    def _do_voices(self, sample_rate: int) -> None:
+        self._require_ready()
+        assert self._device is not None
+        if self._stream is None:
+            self._open_stream(sample_rate, min(2, self._device.channels))
+        if not self._stream.active:
+            self._stream.start()
+
     def _do_stop(self) -> None:
         self._source_done = True
         if self._ring is not None:
@@ -415,13 +448,14 @@ class Player:
                     device=self._device.index,
                     channels=channels,
                     dtype="float32",
-                    latency="low",
+                    latency=OUTPUT_LATENCY_S,
                     callback=self._callback,
                 )
             except sd.PortAudioError as error:
                 log.info("output at %d Hz refused: %s", rate, error)
                 continue
             self._ring = RingBuffer(self.ring_frames, channels)
+            self.voices.set_sample_rate(rate)
             return rate
         raise DeviceError(
             f"cannot open audio output {self._device.name!r} at {sample_rate} Hz "
@@ -461,6 +495,11 @@ class Player:
         n, last = ring.read_into(outdata)
         if self.volume != 1.0:
             outdata *= self.volume
+        if self.voices.active:
+            notes = self.voices.mix(frames) * self.volume
+            outdata += notes[:, None]
+            np.clip(outdata, -1.0, 1.0, out=outdata)
+            self._peak = max(self._peak, float(np.abs(outdata).max()))
         if n:
             self._peak = max(self._peak, float(np.abs(outdata[:n]).max()))
             # Clamped: some host APIs report no timing (0) or nonsense.

@@ -7,6 +7,7 @@ never touch a real home.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS_FILE_NAME = "timbrelab.ini"
 MAX_RECENT_FOLDERS = 8
+DEFAULT_OSC_PORT = 9137
 
 
 def settings_path() -> Path:
@@ -149,3 +151,53 @@ class AppSettings:
     @output_device.setter
     def output_device(self, name: str | None) -> None:
         self.qsettings.setValue("transport/output_device", name or "")
+
+    @property
+    def midi_port(self) -> str | None:
+        """Name of the MIDI input the keyboard plays through, ``None`` for none."""
+        value = self.qsettings.value("midi/port", "")
+        return str(value) if value else None
+
+    @midi_port.setter
+    def midi_port(self, name: str | None) -> None:
+        self.qsettings.setValue("midi/port", name or "")
+
+    @property
+    def midi_mappings(self) -> dict[int, str]:
+        """MIDI learn: controller number (0–127) → what it drives (``control:NAME``, ``pad:x``)."""
+        text = self.qsettings.value("midi/mappings", "")
+        try:
+            raw = json.loads(text) if text else {}
+            mappings = {int(cc): str(target) for cc, target in dict(raw).items()}
+        except (TypeError, ValueError):
+            log.warning("ignoring unreadable midi/mappings in %s", self.path)
+            return {}
+        return {cc: target for cc, target in mappings.items() if 0 <= cc <= 127 and target}
+
+    @midi_mappings.setter
+    def midi_mappings(self, mappings: dict[int, str]) -> None:
+        text = json.dumps({str(cc): target for cc, target in sorted(mappings.items())})
+        self.qsettings.setValue("midi/mappings", text)
+
+    @property
+    def osc_enabled(self) -> bool:
+        """Whether the OSC server listens (off unless the user turned it on)."""
+        return self.qsettings.value("osc/enabled", False) in (True, "true", "1", 1)
+
+    @osc_enabled.setter
+    def osc_enabled(self, value: bool) -> None:
+        self.qsettings.setValue("osc/enabled", bool(value))
+
+    @property
+    def osc_port(self) -> int:
+        """UDP port of the OSC server on 127.0.0.1 (0: any free port)."""
+        try:
+            value = int(self.qsettings.value("osc/port", DEFAULT_OSC_PORT))
+        except (TypeError, ValueError):
+            log.warning("ignoring unreadable osc/port in %s", self.path)
+            return DEFAULT_OSC_PORT
+        return value if 0 <= value <= 65535 else DEFAULT_OSC_PORT
+
+    @osc_port.setter
+    def osc_port(self, value: int) -> None:
+        self.qsettings.setValue("osc/port", int(value))

@@ -4,13 +4,14 @@ Label (tooltip: the control's help), a slider over the control's 0–1 travel (l
 the control says), a value field in the control's unit. Double-clicking the slider or the label
 resets to the default. ``valueChanged`` fires while dragging; ``valueCommitted`` once per gesture
 (release, Enter, reset) with the value before and after, which is what undo records.
+Right-clicking the row offers MIDI learn (``learnRequested``).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWidget
+from PySide6.QtGui import QContextMenuEvent, QMouseEvent
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QSlider, QWidget
 
 from synth_core.models.base import Control
 
@@ -42,10 +43,13 @@ class ControlRow(QWidget):
         Every change, in the control's unit.
     valueCommitted(name: str, before: float, after: float)
         Once per finished gesture, for undo.
+    learnRequested(target: str)
+        "MIDI Learn" from the context menu; ``target`` is ``control:<name>``.
     """
 
     valueChanged = Signal(str, float)
     valueCommitted = Signal(str, float, float)
+    learnRequested = Signal(str)
 
     def __init__(self, control: Control, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +90,15 @@ class ControlRow(QWidget):
         self.label.resetRequested.connect(self.reset)
         self.field.valueChanged.connect(self._field_changed)
         self._show(self._value)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 (Qt override)
+        menu = QMenu(self)
+        menu.addAction(
+            "MIDI Learn (move a knob next)",
+            lambda: self.learnRequested.emit(f"control:{self.control.name}"),
+        )
+        menu.addAction("Reset to default", self.reset)
+        menu.exec(event.globalPos())
 
     def _tooltip(self) -> str:
         c = self.control

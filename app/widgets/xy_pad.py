@@ -44,12 +44,15 @@ class XYPad(QWidget):
         From the corner's context menu: "current" or "random".
     fileDropped(corner: int, path: str)
         An audio file dropped onto the pad; ``corner`` is the nearest one.
+    learnRequested(target: str)
+        "MIDI Learn" for an axis from the context menu: ``pad:x`` or ``pad:y``.
     """
 
     moved = Signal(float, float)
     released = Signal(float, float)
     cornerAction = Signal(int, str)
     fileDropped = Signal(int, str)
+    learnRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -192,6 +195,12 @@ class XYPad(QWidget):
         menu.setTitle(f"Corner {CORNER_NAMES[corner]}")
         for action, text in CORNER_ACTIONS.items():
             menu.addAction(text, lambda a=action: self.cornerAction.emit(corner, a))
+        menu.addSeparator()
+        for axis in ("x", "y"):
+            menu.addAction(
+                f"MIDI Learn {axis.upper()} Axis",
+                lambda a=axis: self.learnRequested.emit(f"pad:{a}"),
+            )
         menu.exec(event.globalPos())
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
