@@ -275,12 +275,28 @@ def save(
             handle.write(samples)
         os.replace(temp_name, path)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
+        cause: BaseException = _system_cause(error, path)
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise AudioFileError(
             f"cannot write {major}/{subtype} at {rate} Hz ({libsndfile_reason(error)})", path=path
-        ) from error
+        ) from cause
     return path
+
+
+def _system_cause(error: BaseException, path: Path) -> BaseException:
+    """The operating-system error behind a libsndfile "System error", else ``error`` itself.
+
+    libsndfile reports a failed ``write(2)`` (a full disk, a quota) only as its code 2; the C
+    ``errno`` it left is still readable through soundfile's FFI right after the failure, and
+    turning it into an ``OSError`` lets the command line say "disk full" instead of "System
+    error" (``errors.from_system_error`` looks through the chain of causes).
+    """
+    if isinstance(error, sf.LibsndfileError) and getattr(error, "code", None) == 2:
+        number = int(sf._ffi.errno)
+        if number:
+            return OSError(number, os.strerror(number), str(path))
+    return error
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
