@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "families": ("synth_core.runs", "cli_families"),
     "scan": ("synth_core.commands.scan", "cli_scan"),
     "starter-data": ("synth_core.builtin", "cli_starter_data"),
-    "train": ("synth_core.train", "cli_train"),
+    "train": ("synth_core.commands.train", "cli_train"),
     "generate": ("synth_core.runs", "cli_generate"),
     "reconstruct": ("synth_core.runs", "cli_reconstruct"),
     "evaluate": ("synth_core.evaluate", "cli_evaluate"),

@@ -1,29 +1,19 @@
 """The training panel: pick a family and a preset, press Train, watch it learn.
 
-Training runs as a child process, ``python -m synth_core.cli train … --progress jsonl``, read
-line by line through :class:`QProcess` (the event protocol is documented in
-``synth_core/train.py``). The window stays responsive, a crash of the child cannot take it down,
-and the command line and the app share one code path. Pause and resume are SIGSTOP/SIGCONT of
-the child; Stop is SIGINT, on which the trainer finishes its step and writes a checkpoint.
+Training runs as a child process (:class:`~app.panels.training_process.TrainingProcess`) whose
+typed events (:mod:`synth_core.progress`) move the progress bar, the loss curves
+(:class:`~app.panels.loss_curves.LossCurves`) and the status line.
 """
 
 from __future__ import annotations
 
-import collections
-import json
 import logging
-import os
-import signal
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, Signal
+from PySide6.QtCore import QProcess, Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -42,17 +32,27 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
+from app.panels.loss_curves import LossCurves
+from app.panels.training_process import STOP_WAIT_MS, TrainingProcess
 from synth_core.errors import TimbreLabError
 from synth_core.models import Family, available_families
+from synth_core.progress import (
+    CheckpointEvent,
+    DoneEvent,
+    ErrorEvent,
+    Event,
+    PreviewEvent,
+    ProgressEvent,
+    StartEvent,
+    WarningEvent,
+    train_argv,
+)
 
 log = logging.getLogger(__name__)
 
 # (label, family preset name, minutes); "Custom…" exposes steps, minutes and config overrides
 PRESETS = (("Quick: ~2 min", "quick", 2.0), ("Better: ~10 min", "better", 10.0))
 CUSTOM = "Custom…"
-STDERR_LINES = 30
-LOSS_COLOURS = ("#e07b39", "#3a9ad9", "#5cb85c", "#b05cc6", "#d9534f", "#8a8a8a")
-STOP_WAIT_MS = 30000
 
 
 def format_eta(seconds: float | None) -> str:
@@ -70,7 +70,8 @@ def default_runs_folder() -> Path:
 
 
 class TrainingPanel(QWidget):
-    """Family, preset and data choice, the training child process, progress and loss curves.
+    """Family, preset and data choice; Train, Pause, Stop and Resume of the training process;
+    its progress, loss curves, previews and failures.
 
     Signals
     -------
@@ -81,8 +82,9 @@ class TrainingPanel(QWidget):
     previewPlayRequested(samples: np.ndarray, sample_rate: int)
         "Play preview" was pressed.
     runningChanged(running: bool)
-    eventReceived(event: dict)
-        Every JSON event from the child, as parsed (for tests and the status bar).
+    eventReceived(event)
+        Every event from the child, a :mod:`synth_core.progress` dataclass (for tests and the
+        status bar).
     """
 
     useModel = Signal(str)
@@ -96,17 +98,14 @@ class TrainingPanel(QWidget):
         self.runs_folder = Path(runs_folder) if runs_folder is not None else default_runs_folder()
         self.data_folder: Path | None = None
         self.run_dir: Path | None = None
-        self.process: QProcess | None = None
-        self.paused = False
+        self.runner = TrainingProcess(self)
+        self.runner.eventReceived.connect(self.handle_event)
+        self.runner.ended.connect(self._finished)
+        self.runner.failedToStart.connect(self._failed_to_start)
         self.last_checkpoint_step: int | None = None
-        self.last_event: dict[str, Any] | None = None
-        self._stdout_buffer = b""
-        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
-        self._losses: dict[str, tuple[list[int], list[float]]] = {}
-        self._curves: dict[str, pg.PlotDataItem] = {}
+        self.last_event: Event | None = None
         self._preview: tuple[np.ndarray, int] | None = None
         self._saw_done = False
-        self._stopping = False
         # the child's own one-line account of why it failed (its "error" event), if it gave one
         self.error_message: str | None = None
         self._families: list[Family] = available_families()
@@ -191,17 +190,7 @@ class TrainingPanel(QWidget):
         status.addStretch(1)
         status.addWidget(self.device_label)
 
-        self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(100)
-        self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "loss")
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        # a translucent legend box: the curves stay readable where they pass behind it
-        self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(20, 20, 24, 190))
-        self.plot.setTitle("Loss curves appear here during training", size="9pt")
-        self.log_scale = QCheckBox("Log scale")
-        self.log_scale.setChecked(True)
-        self.plot.setLogMode(y=True)
+        self.loss_curves = LossCurves()
 
         data_row = QHBoxLayout()
         data_row.addWidget(self.data_label, 1)
@@ -218,8 +207,7 @@ class TrainingPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addLayout(status)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.log_scale)
+        layout.addWidget(self.loss_curves, 1)
         layout.addWidget(self.state_label)
 
         self.data_button.clicked.connect(self._choose_folder)
@@ -231,7 +219,6 @@ class TrainingPanel(QWidget):
         self.resume_button.clicked.connect(lambda: self.start(resume=True))
         self.use_button.clicked.connect(self._use_model)
         self.preview_button.clicked.connect(self._play_preview)
-        self.log_scale.toggled.connect(lambda on: self.plot.setLogMode(y=on))
         self._family_changed()
 
     # choices ----------------------------------------------------------------------------------
@@ -281,11 +268,20 @@ class TrainingPanel(QWidget):
 
     # the child process ------------------------------------------------------------------------
 
+    @property
+    def process(self) -> QProcess | None:
+        """The current (or last) training child, None before the first start."""
+        return self.runner.process
+
+    @property
+    def paused(self) -> bool:
+        return self.runner.paused
+
     def is_running(self) -> bool:
-        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
+        return self.runner.is_running()
 
     def command(self, *, resume: bool = False) -> list[str]:
-        """The ``timbrelab train`` arguments for the current choices."""
+        """The child's argv (interpreter first) for the current choices."""
         from synth_core.models import get_family
         from synth_core.train import family_presets
 
@@ -298,38 +294,31 @@ class TrainingPanel(QWidget):
             from synth_core.checkpoint import read_record
 
             family = read_record(self.run_dir).family
-        args = [
-            "-m",
-            "synth_core.cli",
-            "train",
-            str(self.data_folder),
-            "--family",
-            family,
-            "--out",
-            str(self.run_dir),
-            "--progress",
-            "jsonl",
-        ]
-        if resume:
-            args.append("--resume")
-        preset = self.preset_box.currentText()
-        if preset == CUSTOM:
-            if self.steps_box.value() > 0:
-                args += ["--steps", str(self.steps_box.value())]
-            if self.minutes_box.value() > 0:
-                args += ["--max-minutes", f"{self.minutes_box.value():g}"]
-            if self.device_edit.text().strip():
-                args += ["--device", self.device_edit.text().strip()]
+        steps = minutes = device = preset = None
+        settings: list[str] = []
+        choice = self.preset_box.currentText()
+        if choice == CUSTOM:
+            steps = self.steps_box.value() or None
+            minutes = self.minutes_box.value() or None
+            device = self.device_edit.text().strip() or None
             if not resume:
-                for pair in self.settings_edit.text().split():
-                    args += ["--set", pair]
+                settings = self.settings_edit.text().split()
         else:
-            _label, name, minutes = next(p for p in PRESETS if p[0] == preset)
-            args += ["--max-minutes", f"{minutes:g}"]
+            _label, name, minutes = next(p for p in PRESETS if p[0] == choice)
             known = family_presets(get_family(family).model_class)
             if name in known and not resume:
-                args += ["--preset", name]
-        return args
+                preset = name
+        return train_argv(
+            self.data_folder,
+            family,
+            self.run_dir,
+            resume=resume,
+            steps=steps,
+            minutes=minutes,
+            device=device,
+            preset=preset,
+            settings=settings,
+        )
 
     def start(self, *, resume: bool = False) -> None:
         """Start (or, with ``resume``, continue) training in a child process."""
@@ -340,31 +329,15 @@ class TrainingPanel(QWidget):
                 stamp = time.strftime("%Y%m%d-%H%M%S")
                 self.run_dir = self.runs_folder / f"{self.family}-{stamp}"
                 self._clear_curves()
-            args = self.command(resume=resume)
+            argv = self.command(resume=resume)
         except TimbreLabError as error:
             QMessageBox.warning(self, "Cannot start training", str(error))
             return
         self.runs_folder.mkdir(parents=True, exist_ok=True)
-        process = QProcess(self)
-        environment = QProcessEnvironment.systemEnvironment()
-        environment.insert("PYTHONUNBUFFERED", "1")
-        process.setProcessEnvironment(environment)
-        process.setProgram(sys.executable)
-        process.setArguments(args)
-        process.readyReadStandardOutput.connect(self._read_stdout)
-        process.readyReadStandardError.connect(self._read_stderr)
-        process.finished.connect(self._finished)
-        process.errorOccurred.connect(self._process_error)
-        self.process = process
-        self.paused = False
         self._saw_done = False
-        self._stopping = False
         self.error_message = None
-        self._stdout_buffer = b""
-        self._stderr_tail.clear()
         self.state_label.setText(("Resuming " if resume else "Starting ") + str(self.run_dir))
-        log.info("training: %s %s", sys.executable, " ".join(args))
-        process.start()
+        self.runner.start(argv)
         self._update_buttons()
         self.runningChanged.emit(True)
 
@@ -372,9 +345,7 @@ class TrainingPanel(QWidget):
         """Pause (SIGSTOP) or resume (SIGCONT) the training process."""
         if not self.is_running():
             return
-        pid = int(self.process.processId())
-        os.kill(pid, signal.SIGCONT if self.paused else signal.SIGSTOP)
-        self.paused = not self.paused
+        self.runner.set_paused(not self.paused)
         self.state_label.setText("Paused" if self.paused else "Training")
         self._update_buttons()
 
@@ -382,24 +353,15 @@ class TrainingPanel(QWidget):
         """Ask the child to stop after its current step; it writes a checkpoint first."""
         if not self.is_running():
             return
-        pid = int(self.process.processId())
-        if self.paused:
-            os.kill(pid, signal.SIGCONT)
-            self.paused = False
-        self._stopping = True
-        os.kill(pid, signal.SIGINT)
+        self.runner.stop()
         self.state_label.setText("Stopping after this step…")
         self._update_buttons()
 
     def stop_and_wait(self, timeout_ms: int = STOP_WAIT_MS) -> bool:
         """Stop and block until the child is gone (killing it after ``timeout_ms``)."""
-        if not self.is_running():
-            return True
-        self.stop()
-        if not self.process.waitForFinished(timeout_ms):
-            log.warning("training did not stop in %d ms; killing it", timeout_ms)
-            self.process.kill()
-            self.process.waitForFinished(2000)
+        if self.is_running():
+            self.state_label.setText("Stopping after this step…")
+            self.runner.stop_and_wait(timeout_ms)
         return True
 
     def confirm_close(self) -> bool:
@@ -417,87 +379,46 @@ class TrainingPanel(QWidget):
             return False
         return self.stop_and_wait()
 
-    def _read_stdout(self) -> None:
-        self._stdout_buffer += bytes(self.process.readAllStandardOutput().data())
-        *lines, self._stdout_buffer = self._stdout_buffer.split(b"\n")
-        for line in lines:
-            text = line.decode("utf-8", "replace").strip()
-            if not text:
-                continue
-            try:
-                event = json.loads(text)
-            except json.JSONDecodeError:
-                self._stderr_tail.append(text)
-                continue
-            if isinstance(event, dict):
-                self.handle_event(event)
-
-    def _read_stderr(self) -> None:
-        text = bytes(self.process.readAllStandardError().data()).decode("utf-8", "replace")
-        for line in text.splitlines():
-            if line.strip():
-                self._stderr_tail.append(line.rstrip())
-
-    def handle_event(self, event: dict[str, Any]) -> None:
-        """Reflect one progress event of ``synth_core.train``'s JSON-lines protocol."""
-        kind = event.get("event")
+    def handle_event(self, event: Event) -> None:
+        """Reflect one event of the training process (:mod:`synth_core.progress`)."""
         self.last_event = event
-        if kind == "start":
-            self.device_label.setText(f"Device: {event.get('device', '?')}")
-            resumed = event.get("resumed_from")
+        if isinstance(event, StartEvent):
+            self.device_label.setText(f"Device: {event.device}")
+            resumed = event.resumed_from
             self.state_label.setText(
-                f"Training on {event.get('clips', '?')} sounds"
+                f"Training on {event.clips} sounds"
                 + (f", resumed from step {resumed}" if resumed else "")
             )
-        elif kind == "progress":
-            self.progress.setValue(int(round(1000 * float(event.get("fraction", 0.0)))))
-            eta = format_eta(event.get("eta_s"))
-            self.eta_label.setText(f"step {event.get('step', 0)}" + (f" · {eta}" if eta else ""))
-            self.device_label.setText(f"Device: {event.get('device', '?')}")
-            self._add_losses(int(event.get("step", 0)), event.get("losses") or {})
-        elif kind == "preview":
-            self._load_preview(event.get("path", ""))
-        elif kind == "checkpoint":
-            self.last_checkpoint_step = int(event.get("step", 0))
-            self.state_label.setText(f"Checkpoint at step {self.last_checkpoint_step}")
-        elif kind == "warning":
-            self.state_label.setText(f"Warning: {event.get('message', '')}")
-        elif kind == "done":
+        elif isinstance(event, ProgressEvent):
+            self.progress.setValue(int(round(1000 * event.fraction)))
+            eta = format_eta(event.eta_s)
+            self.eta_label.setText(f"step {event.step}" + (f" · {eta}" if eta else ""))
+            self.device_label.setText(f"Device: {event.device}")
+            self.loss_curves.add(event.step, event.losses)
+        elif isinstance(event, PreviewEvent):
+            self._load_preview(event.path)
+        elif isinstance(event, CheckpointEvent):
+            self.last_checkpoint_step = event.step
+            self.state_label.setText(f"Checkpoint at step {event.step}")
+        elif isinstance(event, WarningEvent):
+            self.state_label.setText(f"Warning: {event.message}")
+        elif isinstance(event, DoneEvent):
             self._saw_done = True
-            self.progress.setValue(1000 if not event.get("stopped") else self.progress.value())
-            verb = "Stopped" if event.get("stopped") else "Finished"
-            self.state_label.setText(f"{verb} at step {event.get('step')}: {event.get('run')}")
-        elif kind == "error":
-            self.error_message = str(event.get("message", "")).strip() or None
+            self.progress.setValue(1000 if not event.stopped else self.progress.value())
+            verb = "Stopped" if event.stopped else "Finished"
+            self.state_label.setText(f"{verb} at step {event.step}: {event.run}")
+        elif isinstance(event, ErrorEvent):
+            self.error_message = event.message.strip() or None
             self.state_label.setText(f"Training failed: {self.error_message or 'no reason given'}")
         self._update_buttons()
         self.eventReceived.emit(event)
 
-    def _add_losses(self, step: int, losses: dict[str, float]) -> None:
-        if self._losses == {} and losses:
-            self.plot.setTitle(None)
-        for name, value in losses.items():
-            if value is None or not np.isfinite(value) or value <= 0 and self.log_scale.isChecked():
-                continue
-            steps, values = self._losses.setdefault(name, ([], []))
-            steps.append(step)
-            values.append(float(value))
-            curve = self._curves.get(name)
-            if curve is None:
-                colour = LOSS_COLOURS[len(self._curves) % len(LOSS_COLOURS)]
-                curve = self.plot.plot(name=name, pen=pg.mkPen(colour, width=2))
-                self._curves[name] = curve
-            curve.setData(steps, values)
-
     def loss_points(self) -> dict[str, int]:
         """How many points each loss curve holds."""
-        return {name: len(steps) for name, (steps, _) in self._losses.items()}
+        return self.loss_curves.points()
 
     def _clear_curves(self) -> None:
-        for curve in self._curves.values():
-            self.plot.removeItem(curve)
-        self._curves.clear()
-        self._losses.clear()
+        self.loss_curves.clear()
         self.progress.setValue(0)
         self.eta_label.setText("")
         self.last_checkpoint_step = None
@@ -518,12 +439,9 @@ class TrainingPanel(QWidget):
         if self._preview is not None:
             self.previewPlayRequested.emit(*self._preview)
 
-    def _finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
-        self._read_stdout()
-        self.paused = False
-        crashed = exit_status == QProcess.ExitStatus.CrashExit and not self._stopping
+    def _finished(self, exit_code: int, crashed: bool) -> None:
         if (exit_code != 0 or crashed) and not self._saw_done:
-            tail = "\n".join(self._stderr_tail) or "(no output)"
+            tail = self.runner.stderr_tail() or "(no output)"
             if self.error_message:
                 # the child said why in one line (a full disk names what it kept): show that,
                 # not whichever stderr line happened to arrive last
@@ -535,16 +453,14 @@ class TrainingPanel(QWidget):
             self._show_crash(exit_code, tail)
         elif not self._saw_done:
             self.state_label.setText("Training ended")
-        self._stopping = False
         self._update_buttons()
         self.runningChanged.emit(False)
 
-    def _process_error(self, error: QProcess.ProcessError) -> None:
-        if error == QProcess.ProcessError.FailedToStart:
-            self.state_label.setText("Training could not start")
-            self._show_crash(-1, self.process.errorString())
-            self._update_buttons()
-            self.runningChanged.emit(False)
+    def _failed_to_start(self, reason: str) -> None:
+        self.state_label.setText("Training could not start")
+        self._show_crash(-1, reason)
+        self._update_buttons()
+        self.runningChanged.emit(False)
 
     def _show_crash(self, exit_code: int, tail: str) -> None:
         box = QMessageBox(self)
@@ -575,9 +491,9 @@ class TrainingPanel(QWidget):
     def _update_buttons(self) -> None:
         running = self.is_running()
         self.train_button.setEnabled(not running and self.data_folder is not None)
-        self.pause_button.setEnabled(running and not self._stopping)
+        self.pause_button.setEnabled(running and not self.runner.stopping)
         self.pause_button.setText("Resume" if self.paused else "Pause")
-        self.stop_button.setEnabled(running and not self._stopping)
+        self.stop_button.setEnabled(running and not self.runner.stopping)
         self.resume_button.setEnabled(
             not running and self.has_checkpoint() and self.data_folder is not None
         )

@@ -11,6 +11,7 @@ import soundfile
 from PySide6.QtCore import QProcess
 
 from app.panels.training import TrainingPanel, format_eta
+from synth_core.progress import DoneEvent, StartEvent
 
 # A VAE small enough that a step takes well under a second on one core.
 TINY_VAE = "channels=16 latent_channels=2 n_controls=4 batch_size=4 clip_seconds=0.5"
@@ -62,11 +63,11 @@ def test_training_from_the_panel_shows_progress_loss_curves_and_writes_a_run(qtb
     assert not panel.train_button.isEnabled()
     wait_until_finished(qtbot, panel)
 
-    assert panel.last_event["event"] == "done", panel.state_label.text()
+    assert isinstance(panel.last_event, DoneEvent), panel.state_label.text()
     assert panel.progress.value() == 1000
     points = panel.loss_points()
     assert points.get("loss", 0) >= 3
-    assert len(panel._curves) == len(points) >= 2
+    assert len(panel.loss_curves.curves) == len(points) >= 2
     assert panel.device_label.text() == "Device: cpu"
     assert (panel.run_dir / "model.json").is_file()
     assert panel.use_button.isEnabled()
@@ -93,19 +94,19 @@ def test_pause_stop_and_resume_continue_the_same_run(qtbot, panel):
 
     panel.stop()
     wait_until_finished(qtbot, panel)
-    assert panel.last_event["event"] == "done" and panel.last_event["stopped"]
-    stopped_at = panel.last_event["step"]
+    assert isinstance(panel.last_event, DoneEvent) and panel.last_event.stopped
+    stopped_at = panel.last_event.step
     assert (panel.run_dir / "model.json").is_file()
     assert panel.resume_button.isEnabled()
 
     panel.steps_box.setValue(stopped_at + 2)
     started = []
-    panel.eventReceived.connect(lambda e: started.append(e) if e["event"] == "start" else None)
+    panel.eventReceived.connect(lambda e: started.append(e) if isinstance(e, StartEvent) else None)
     panel.resume_button.click()
     wait_until_finished(qtbot, panel)
-    assert started and started[0]["resumed_from"] == stopped_at
-    assert panel.last_event["event"] == "done"
-    assert panel.last_event["step"] == stopped_at + 2
+    assert started and started[0].resumed_from == stopped_at
+    assert isinstance(panel.last_event, DoneEvent)
+    assert panel.last_event.step == stopped_at + 2
 
 
 def test_a_failing_training_process_shows_its_last_error_lines(qtbot, panel, tmp_path):
