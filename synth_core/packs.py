@@ -304,7 +304,8 @@ def export_pack(
         samples = np.asarray(audio.detach().cpu().numpy(), dtype=np.float64)
         if int(model.sample_rate) != int(settings.sample_rate):
             samples = audio_io.resample(samples, int(model.sample_rate), int(settings.sample_rate))
-        rendered[(pitch, layer)] = (layer_values, np.asarray(samples, dtype=np.float64))
+        # float32 until the pack's gain is known: a full keyboard in 16 layers stays in memory
+        rendered[(pitch, layer)] = (layer_values, np.asarray(samples, dtype=np.float32))
         if progress is not None:
             progress(done, total)
 
@@ -320,7 +321,7 @@ def export_pack(
     regions: list[Region] = []
     written: list[Path] = []
     for (pitch, layer), (layer_values, samples) in rendered.items():
-        samples = samples * gain
+        samples = samples.astype(np.float64) * gain
         measured = measure_pitch(samples, int(settings.sample_rate))
         part = sustained_part(samples[: samples.size - fade], int(settings.sample_rate))
         found = None if part is None else find_loop(samples, int(settings.sample_rate), part)
