@@ -65,7 +65,7 @@ test: system-packages $(STAMP) lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 starter-models: system-packages $(STAMP)
-	$(BIN)/python -m synth_core.starter
+	$(BIN)/python -m synth_core.commands.starter_models
 
 # Tests save their screenshots outside the repository; this redraws the ones kept in docs/.
 SCREENSHOT_TESTS := tests/app/test_explore_screenshots.py tests/app/test_xvfb_window.py \

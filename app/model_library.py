@@ -2,7 +2,7 @@
 
 A model is named by the same string everywhere (presets, export sidecars, the command line):
 a run directory path, the name of a starter model in ``resources/models/``, or
-``physical:INSTRUMENT``. Loading goes through :func:`synth_core.runs.load_model`, which reads
+``physical:INSTRUMENT``. Loading goes through :func:`synth_core.runs.open_model`, which reads
 no code from disk (safetensors + JSON).
 """
 
@@ -135,9 +135,9 @@ def load(model_id: str) -> SoundModel:
     ModelConfigError
         For an unknown instrument or family.
     """
-    from synth_core.runs import check_weights, load_model
+    from synth_core.runs import check_weights, open_model
 
-    model = load_model(model_id)
+    model = open_model(model_id)
     check_weights(model, model_id)
     return model
 

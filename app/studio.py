@@ -24,8 +24,8 @@ from app.dialogs.export import ExportDialog
 from app.panels.explore import ExplorePanel
 from app.panels.training import TrainingPanel
 from app.workers import BackgroundTask, LatestOnlyWorker
+from synth_core.control_values import APP_TORCH_THREADS
 from synth_core.errors import TimbreLabError
-from synth_core.studio import APP_TORCH_THREADS
 
 if TYPE_CHECKING:
     from app.panels.dataset import DatasetPanel
@@ -74,7 +74,7 @@ class Studio(QObject):
 
     def __init__(self, window: StudioWindow) -> None:
         super().__init__(window)
-        torch.set_num_threads(APP_TORCH_THREADS)  # see synth_core.studio.APP_TORCH_THREADS
+        torch.set_num_threads(APP_TORCH_THREADS)  # see synth_core.control_values.APP_TORCH_THREADS
         self.window = window
         self.qsettings = window.settings.qsettings
         self.training = TrainingPanel(window)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -307,15 +305,3 @@ def write_starter_data(out: str | Path, *, sample_rate: int = SAMPLE_RATE) -> di
         path.with_suffix(".json").write_text(json.dumps(sound.to_dict(), indent=1) + "\n")
         written[sound.split].append(path)
     return written
-
-
-def cli_starter_data(args: Any) -> int:
-    """``timbrelab starter-data OUT``: write the built-in dataset as WAV files."""
-    started = time.perf_counter()
-    written = write_starter_data(args.out)
-    elapsed = time.perf_counter() - started
-    sys.stdout.write(
-        f"wrote {len(written['train'])} training and {len(written['test'])} test sounds to "
-        f"{args.out} in {elapsed:.1f} s\n"
-    )
-    return 0

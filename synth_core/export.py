@@ -6,14 +6,12 @@ normalised and faded, with a JSON sidecar (model, controls, seed, pitch) next to
 variations around the current slider values, with progress and cancel, for the app's export
 dialog and for ``timbrelab demo``.
 
-Models: :func:`cli_export_model` (``timbrelab export-model``) writes a TorchScript or ONNX file
-for families that offer a pure-tensor decoder through ``export_module()`` (see
-:func:`export_model`).
+Models: :func:`export_model` writes a TorchScript or ONNX file for families that offer a
+pure-tensor decoder through ``export_module()`` (``timbrelab export-model``).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
@@ -33,10 +31,10 @@ import torch
 
 from synth_core import __version__, safe_io
 from synth_core import audio as audio_io
-from synth_core.errors import AudioFileError, CheckpointError, TimbreLabError
+from synth_core.control_values import fill_values
+from synth_core.errors import AudioFileError, TimbreLabError
 from synth_core.models.base import Control, SoundModel, seeded_generator
 from synth_core.paths import new_file_mode
-from synth_core.studio import fill_values
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +129,8 @@ class ExportSettings:
 class SoundRecipe:
     """Everything needed to render one sound again: which model, which sliders, which seed.
 
-    ``model`` is what :func:`synth_core.runs.load_model` accepts (a run directory, a starter
-    model name or ``physical:INSTRUMENT``); ``controls`` are values in each control's unit.
+    ``model`` is the model id (what :func:`synth_core.runs.open_model` accepts: a run directory,
+    a starter model name or ``physical:INSTRUMENT``); ``controls`` are values in each control's unit.
     """
 
     model: str
@@ -720,16 +718,3 @@ def export_model(model: SoundModel, path: str | Path, *, format: str) -> Path:
         },
     )
     return path
-
-
-def cli_export_model(args: argparse.Namespace) -> int:
-    """``timbrelab export-model RUN --format torchscript|onnx --out FILE``."""
-    from synth_core.runs import load_model
-
-    try:
-        model = load_model(args.run)
-    except FileNotFoundError as error:
-        raise CheckpointError(f"no such model: {error}", path=args.run) from None
-    path = export_model(model, args.out, format=args.format)
-    print(f"wrote {path}")
-    return 0

@@ -1,4 +1,7 @@
-"""``timbrelab info``: what this installation has to work with.
+"""What this installation has to work with: versions, compute device, audio outputs, paths.
+
+:func:`collect` gathers it as plain data for ``timbrelab info``
+(:mod:`synth_core.commands.info` prints it).
 
 Everything here must report rather than fail: a machine without PortAudio, without a sound
 server or without a GPU is a normal machine, and the reason is what the user needs to see.
@@ -104,35 +107,3 @@ def collect() -> dict[str, Any]:
         "config_dir": str(paths.config_dir()),
         "data_dir": str(paths.data_dir()),
     }
-
-
-def format_info(info: dict[str, Any]) -> str:
-    """The text ``timbrelab info`` prints."""
-    known = ("WAV", "FLAC", "OGG", "AIFF", "MP3")
-    formats = ", ".join(name for name in known if name in info["file_formats"])
-    lines = [
-        f"Timbre Lab {info['version']}",
-        f"Python      {info['python']}",
-        f"Platform    {info['platform']}",
-        f"torch       {info['torch']}",
-        f"Device      {info['device']} ({info['device_name']})",
-        f"Threads     {info['threads']} torch threads, {info['cpu_count']} CPU cores",
-        f"Audio files libsndfile {info['libsndfile']}: {formats}",
-    ]
-    if info["audio_outputs"]:
-        lines.append("Audio out   " + info["audio_outputs"][0])
-        lines += ["            " + name for name in info["audio_outputs"][1:]]
-    else:
-        lines.append(f"Audio out   none: {info['audio_outputs_reason']}")
-    lines += [
-        f"Cache       {info['cache_dir']}",
-        f"Settings    {info['config_dir']}",
-        f"Data        {info['data_dir']}",
-    ]
-    return "\n".join(lines)
-
-
-def cli_info(args: Any) -> int:
-    """``timbrelab info``: version, device, threads, audio outputs and paths. Always exits 0."""
-    sys.stdout.write(format_info(collect()) + "\n")
-    return 0

@@ -1,33 +1,35 @@
 """Starter models: rebuilt reproducibly from the built-in sounds (``make starter-models``).
 
-``python -m synth_core.starter`` trains each model in :data:`STARTERS` on the built-in training
-split for a fixed number of steps (not minutes, so a slow machine gets the same model), on the
-CPU, one thread, seed 0, and writes ``resources/models/<name>/`` with ``model.json``,
+:func:`build_starter` trains one model of :data:`STARTERS` on the built-in training split for
+a fixed number of steps (not minutes, so a slow machine gets the same model), on the CPU, one
+thread, seed 0, and writes ``resources/models/<name>/`` with ``model.json``,
 ``weights.safetensors`` and ``history.jsonl`` (no optimiser state: nobody resumes a starter
-model). The app loads the first one on launch; the command line accepts the names as ``RUN``.
+model); ``python -m synth_core.commands.starter_models`` rebuilds them all. The app loads the
+first one on launch; the command line accepts the names as a model id.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
-import sys
 import tempfile
-import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from synth_core import checkpoint as ckpt
 from synth_core.dataset import ClipSet
+from synth_core.paths import resources_dir
+
+if TYPE_CHECKING:
+    from synth_core.train import Progress
 
 log = logging.getLogger(__name__)
 
-RESOURCES_MODELS = Path(__file__).resolve().parent.parent / "resources" / "models"
+RESOURCES_MODELS = resources_dir() / "models"
 SIZE_LIMIT_BYTES = 25 * 1024 * 1024
 KEEP_FILES = (ckpt.MODEL_FILE, ckpt.WEIGHTS_FILE, ckpt.HISTORY_FILE)
 
@@ -57,42 +59,12 @@ STARTERS: tuple[StarterSpec, ...] = (
 )
 
 
-class ProgressBar:
-    """A tqdm bar on stderr fed by the Trainer's progress callback, counting steps or seconds."""
-
-    def __init__(self, label: str, *, steps: int | None = None, seconds: float | None = None):
-        from tqdm import tqdm
-
-        self.by_steps = steps is not None
-        total = steps if self.by_steps else round(seconds or 0)
-        unit = "step" if self.by_steps else "s"
-        # a time budget counts seconds; tqdm's rate ("s/s") would only confuse
-        fmt = None if self.by_steps else "{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}]"
-        self.bar = tqdm(
-            total=total,
-            desc=label,
-            unit=unit,
-            bar_format=fmt,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
-
-    def update(self, progress: Any) -> None:
-        self.bar.n = (
-            progress.step if self.by_steps else min(round(progress.elapsed_s), self.bar.total)
-        )
-        self.bar.refresh()
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def build_starter(
     spec: StarterSpec,
     out: Path,
     *,
     steps: int | None = None,
-    progress: bool = True,
+    progress: Callable[[Progress], None] | None = None,
     clips: ClipSet | None = None,
 ) -> Path:
     """Train ``spec`` on the built-in training sounds and write it to ``out / spec.name``.
@@ -104,8 +76,8 @@ def build_starter(
         Folder that receives the model folder (replaced if present).
     steps : int, optional
         Override of ``spec.steps`` (tests build tiny ones).
-    progress : bool
-        Draw a progress bar on stderr.
+    progress : callable(Progress), optional
+        Called with the trainer's progress reports (the command draws a bar with them).
     clips : ClipSet, optional
         What to train on instead of the built-in training split (tests use a few clips).
 
@@ -123,26 +95,21 @@ def build_starter(
     # the initial weights are drawn when the learner is built, before the Trainer's seed applies
     torch.manual_seed(0)
     learner = build_learner(spec.family, preset=spec.preset, settings=spec.settings)
-    bar = ProgressBar(spec.name, steps=total) if progress else None
-    callbacks = Callbacks(progress=bar.update) if bar is not None else Callbacks()
+    callbacks = Callbacks(progress=progress) if progress is not None else Callbacks()
     with tempfile.TemporaryDirectory(prefix=f"starter-{spec.name}-") as scratch:
         run = Path(scratch) / spec.name
-        try:
-            Trainer(
-                learner,
-                clips,
-                Budget(steps=total),
-                callbacks,
-                run_dir=run,
-                device="cpu",
-                seed=0,
-                preview_every_s=0.0,
-                checkpoint_every_s=1e9,
-                data_folder="built-in sounds (train split)",
-            ).run()
-        finally:
-            if bar is not None:
-                bar.close()
+        Trainer(
+            learner,
+            clips,
+            Budget(steps=total),
+            callbacks,
+            run_dir=run,
+            device="cpu",
+            seed=0,
+            preview_every_s=0.0,
+            checkpoint_every_s=1e9,
+            data_folder="built-in sounds (train split)",
+        ).run()
         target = out / spec.name
         if target.exists():
             shutil.rmtree(target)
@@ -180,38 +147,3 @@ def compact_weights(path: Path) -> None:
 def folder_size(path: Path) -> int:
     """Bytes in the files under ``path``."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m synth_core.starter [--out DIR] [--only NAME ...]``."""
-    parser = argparse.ArgumentParser(prog="python -m synth_core.starter", description=__doc__)
-    parser.add_argument("--out", type=Path, default=RESOURCES_MODELS)
-    parser.add_argument("--only", nargs="*", default=None, help="names of starters to rebuild")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    wanted = [s for s in STARTERS if args.only is None or s.name in args.only]
-    if not wanted:
-        names = ", ".join(s.name for s in STARTERS)
-        sys.stderr.write(f"no starter model by that name; known: {names}\n")
-        return 2
-    started = time.perf_counter()
-    for spec in wanted:
-        began = time.perf_counter()
-        target = build_starter(spec, args.out)
-        sys.stdout.write(
-            f"{spec.name}: {spec.family}, {spec.steps} steps, {folder_size(target) / 1e6:.1f} MB, "
-            f"{time.perf_counter() - began:.0f} s → {target}\n"
-        )
-    total = sum(folder_size(p) for p in args.out.iterdir() if p.is_dir())
-    sys.stdout.write(
-        f"starter models: {total / 1e6:.1f} MB in all, rebuilt in "
-        f"{(time.perf_counter() - started) / 60:.1f} min\n"
-    )
-    if total > SIZE_LIMIT_BYTES:
-        sys.stderr.write(f"starter models take {total / 1e6:.1f} MB, over the 25 MB limit\n")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

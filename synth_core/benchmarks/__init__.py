@@ -8,7 +8,7 @@ so numbers from different subjects mean the same thing:
 - :mod:`~synth_core.benchmarks.physical`: the physical instruments' speed, the cost of sound
   matching, and the pitch and decay estimators their accuracy is measured with;
 - :mod:`~synth_core.benchmarks.slider`: slider → sound latency of the models the app opens;
-- :mod:`~synth_core.benchmarks.command`: the ``timbrelab bench`` command.
+- the ``timbrelab bench`` command that runs them is :mod:`synth_core.commands.bench`.
 
 Nothing in the library imports this package, so measuring code never sits on a model's path.
 """

@@ -1,7 +1,8 @@
 """Slider → sound latency of the models the app opens (``timbrelab bench --family studio``).
 
 The explore panel renders one clip per slider move on a worker thread; this measures that render,
-model by model, with the thread count the app uses (:data:`synth_core.studio.APP_TORCH_THREADS`).
+model by model, with the thread count the app uses
+(:data:`synth_core.control_values.APP_TORCH_THREADS`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Sequence
 import torch
 
 from synth_core.benchmarks.measure import BenchResult, latency_ms
+from synth_core.control_values import APP_TORCH_THREADS
 from synth_core.models.base import SoundModel, resolve_values
-from synth_core.runs import RESOURCES_MODELS, load_model
-from synth_core.studio import APP_TORCH_THREADS, accepts_pitch
+from synth_core.runs import RESOURCES_MODELS, open_model
 
 
 def slider_latency_ms(model: SoundModel, *, moves: int = 40, seed: int = 0) -> tuple[float, float]:
@@ -24,7 +25,7 @@ def slider_latency_ms(model: SoundModel, *, moves: int = 40, seed: int = 0) -> t
     """
     controls = model.controls()
     values = resolve_values(controls, None)
-    pitch = 60.0 if accepts_pitch(model) else None
+    pitch = 60.0 if model.pitch_conditioned else None
     state = {"i": 0}
 
     def move() -> None:
@@ -50,7 +51,7 @@ def bench_slider_latency(models: Sequence[str] | None = None) -> list[BenchResul
     threads = torch.get_num_threads()
     torch.set_num_threads(APP_TORCH_THREADS)  # as the app renders (app/studio.py)
     try:
-        measured = [(model_id, load_model(model_id)) for model_id in models]
+        measured = [(model_id, open_model(model_id)) for model_id in models]
         timings = [(model_id, model, *slider_latency_ms(model)) for model_id, model in measured]
     finally:
         torch.set_num_threads(threads)

@@ -20,7 +20,7 @@ from app.panels.dataset import DatasetPanel
 from app.panels.explore import ExplorePanel
 from synth_core.dataset import printable_name
 from synth_core.errors import TimbreLabError
-from synth_core.runs import load_model
+from synth_core.runs import open_model
 from tests.app.conftest import WAIT_MS
 from tests.support.bad_inputs import (
     LOADED_REFUSED_AT_RENDER,
@@ -126,7 +126,7 @@ def test_the_explore_panel_refuses_each_bad_preset_and_keeps_its_sliders(qtbot, 
     panel.autoplay.setChecked(False)
     qtbot.addWidget(panel)
     with qtbot.waitSignal(panel.soundGenerated, timeout=WAIT_MS):
-        panel.set_model(load_model(PRESET_MODEL), PRESET_MODEL)
+        panel.set_model(open_model(PRESET_MODEL), PRESET_MODEL)
 
     def judge(kind: BadInput) -> str:
         before = (dict(panel.values), panel.seed, panel.pitch)

@@ -11,10 +11,11 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
-from app.panels.explore import ExplorePanel, is_pitch_conditioned
+from app.panels.explore import ExplorePanel
+from app.panels.explore_pitch import is_pitch_conditioned
 from app.views.sound_view import SoundView
 from synth_core import cli
-from synth_core.checkpoint import load_model
+from synth_core.checkpoint import read_model
 from synth_core.errors import ModelConfigError
 
 WAIT_MS = 20_000
@@ -50,7 +51,7 @@ def panel(qtbot, tiny_run) -> ExplorePanel:
     widget.autoplay.setChecked(False)
     qtbot.addWidget(widget)
     with qtbot.waitSignal(widget.soundGenerated, timeout=WAIT_MS):
-        widget.set_model(load_model(tiny_run), str(tiny_run))
+        widget.set_model(read_model(tiny_run), str(tiny_run))
     yield widget
     widget.shutdown()
 
@@ -173,7 +174,7 @@ def test_the_keyboard_shows_only_for_pitch_conditioned_models(panel):
 
 
 def test_a_physical_instrument_plays_the_note_chosen_on_the_keyboard(qtbot):
-    from synth_core.runs import load_model as load_any
+    from synth_core.runs import open_model as load_any
 
     widget = ExplorePanel()
     widget.autoplay.setChecked(False)

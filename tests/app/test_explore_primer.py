@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from app.panels.explore import ExplorePanel
 from app.settings import AppSettings
 from synth_core.errors import TimbreLabError
-from synth_core.runs import load_model
+from synth_core.runs import open_model
 
 WAIT_MS = 20_000
 
@@ -23,7 +23,7 @@ def panel(qtbot, app_settings: AppSettings) -> ExplorePanel:
     widget.autoplay.setChecked(False)
     qtbot.addWidget(widget)
     with qtbot.waitSignal(widget.soundGenerated, timeout=WAIT_MS):
-        widget.set_model(load_model("builtin-rnn"), "builtin-rnn")
+        widget.set_model(open_model("builtin-rnn"), "builtin-rnn")
     yield widget
     widget.shutdown()
 
@@ -107,7 +107,7 @@ def test_families_that_cannot_continue_a_recording_have_no_primer_button(qtbot):
     qtbot.addWidget(widget)
     widget.autoplay.setChecked(False)
     with qtbot.waitSignal(widget.soundGenerated, timeout=WAIT_MS):
-        widget.set_model(load_model("physical:string"), "physical:string")
+        widget.set_model(open_model("physical:string"), "physical:string")
     assert widget.primer_box.isHidden()
     with pytest.raises(TimbreLabError, match="only rnn"):
         widget.set_primer_file("anything.wav")

@@ -10,7 +10,7 @@ import soundfile
 from PySide6.QtWidgets import QMessageBox
 
 from app.dialogs.export import ExportDialog
-from synth_core.runs import load_model
+from synth_core.runs import open_model
 
 WAIT_MS = 60_000
 
@@ -18,7 +18,7 @@ WAIT_MS = 60_000
 @pytest.fixture
 def string_dialog(qtbot, tmp_path) -> ExportDialog:
     dialog = ExportDialog(
-        load_model("physical:string"),
+        open_model("physical:string"),
         model_id="physical:string",
         values={"decay": 0.5},
         seed=3,

@@ -31,7 +31,7 @@ from synth_core.dataset import (
 )
 from synth_core.errors import ModelConfigError
 from synth_core.evaluate import evaluate
-from synth_core.runs import load_model
+from synth_core.runs import open_model
 from synth_core.train import split_held_out
 
 from .conftest import tone
@@ -328,7 +328,7 @@ def test_the_largest_seed_and_extreme_but_valid_numbers_still_work(tmp_path, cap
 
 
 def test_a_control_value_that_is_not_finite_is_refused(tmp_path, capsys):
-    model = load_model("physical:string")
+    model = open_model("physical:string")
     name = model.controls()[0].name
     argv = ["generate", "physical:string", "--out", str(tmp_path / "pack")]
     assert run_main([*argv, "--set", f"{name}=nan"]) == 2
@@ -340,4 +340,4 @@ def test_evaluate_refuses_zero_generated_clips_instead_of_using_the_default():
         audio=torch.zeros(2, 800), pitch=torch.full((2,), float("nan")), paths=[], sample_rate=8000
     )
     with pytest.raises(ModelConfigError, match="n must be at least 1"):
-        evaluate(load_model("physical:string"), clips, None, n=0)
+        evaluate(open_model("physical:string"), clips, None, n=0)

@@ -28,7 +28,7 @@ def tiny_model() -> CNNModel:
 def test_saved_model_loads_with_identical_weights_and_config(tmp_path: Path):
     model = tiny_model()
     checkpoint.save_model(tmp_path / "run", model, step=7, metrics={"loss": 0.5})
-    loaded = checkpoint.load_model(tmp_path / "run")
+    loaded = checkpoint.read_model(tmp_path / "run")
     assert loaded.config == model.config
     for name, tensor in model.state().items():
         assert torch.equal(loaded.state()[name], tensor), name
@@ -43,7 +43,7 @@ def test_model_from_a_newer_format_version_is_refused_with_a_clear_message(tmp_p
     data["format_version"] = checkpoint.FORMAT_VERSION + 1
     (run / "model.json").write_text(json.dumps(data))
     with pytest.raises(CheckpointError, match="newer Timbre Lab"):
-        checkpoint.load_model(run)
+        checkpoint.read_model(run)
 
 
 def test_pickle_disguised_as_weights_is_refused_without_being_executed(tmp_path: Path):
@@ -56,7 +56,7 @@ def test_pickle_disguised_as_weights_is_refused_without_being_executed(tmp_path:
 
     (run / checkpoint.WEIGHTS_FILE).write_bytes(pickle.dumps(Payload()))
     with pytest.raises(CheckpointError, match="safetensors"):
-        checkpoint.load_model(run)
+        checkpoint.read_model(run)
     assert not marker.exists()
 
 
@@ -74,7 +74,7 @@ def test_weights_of_another_shape_are_a_checkpoint_error(tmp_path: Path):
     data["config"]["channels"] = 32
     (run / "model.json").write_text(json.dumps(data))
     with pytest.raises(CheckpointError, match="do not fit"):
-        checkpoint.load_model(run)
+        checkpoint.read_model(run)
 
 
 def test_a_write_that_dies_midway_leaves_the_previous_checkpoint_intact(tmp_path: Path):
@@ -96,7 +96,7 @@ def test_a_write_that_dies_midway_leaves_the_previous_checkpoint_intact(tmp_path
     assert (run / checkpoint.WEIGHTS_FILE).read_bytes() == before
     assert checkpoint.read_record(run).step == 1
     assert not list(run.glob(".*.part")), "temporary files must be cleaned up"
-    checkpoint.load_model(run)
+    checkpoint.read_model(run)
 
 
 def test_optimizer_state_survives_flattening_into_named_tensors():

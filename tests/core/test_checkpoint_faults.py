@@ -135,7 +135,7 @@ def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint_whole(
     assert {name: (run / name).read_bytes() for name in os.listdir(run)} == before
     assert checkpoint.read_optimizer(run)[1] == checkpoint.read_weights(run)[1] == 1
     assert temp_files(run) == []
-    checkpoint.load_model(run)
+    checkpoint.read_model(run)
 
 
 def test_training_that_fills_the_disk_stops_with_one_line_and_keeps_its_last_checkpoint(
@@ -158,7 +158,7 @@ def test_training_that_fills_the_disk_stops_with_one_line_and_keeps_its_last_che
     last = json.loads(out.splitlines()[-1])
     assert last["event"] == "error" and last["message"].startswith(expected)
     assert temp_files(run) == []
-    assert checkpoint.load_model(run) is not None
+    assert checkpoint.read_model(run) is not None
 
     disk.free()  # with room again, the run continues from that checkpoint
     assert train(sounds, run, "--resume", "--steps", str(kept + 2), "--progress", "none") == 0
@@ -225,7 +225,7 @@ def test_running_out_of_memory_is_one_line_and_exit_1(tmp_path, monkeypatch, cap
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(runs, "load_model", exhausted)
+    monkeypatch.setattr(runs, "open_model", exhausted)
     code = main(["generate", "physical:string", "--out", str(tmp_path / "g")])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("timbrelab generate: out of memory; ")

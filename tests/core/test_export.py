@@ -172,9 +172,9 @@ def test_variations_start_at_the_centre_stay_in_range_and_repeat_with_the_seed()
 
 def test_a_batch_writes_n_variations_whose_sidecars_recreate_them(tmp_path):
     from synth_core.export import export_batch, recreate
-    from synth_core.runs import load_model
+    from synth_core.runs import open_model
 
-    model = load_model("physical:string")
+    model = open_model("physical:string")
     settings = ExportSettings(sample_rate=44100, bit_depth="32f", normalise="none", fade_out_s=0)
     progress = []
     result = export_batch(
@@ -207,9 +207,9 @@ def test_a_batch_writes_n_variations_whose_sidecars_recreate_them(tmp_path):
 
 def test_cancelling_a_batch_keeps_what_was_written(tmp_path):
     from synth_core.export import export_batch
-    from synth_core.runs import load_model
+    from synth_core.runs import open_model
 
-    model = load_model("physical:string")
+    model = open_model("physical:string")
     asked = []
     result = export_batch(
         model,
@@ -225,7 +225,7 @@ def test_cancelling_a_batch_keeps_what_was_written(tmp_path):
 
 def test_a_family_without_an_export_module_says_so(tmp_path):
     from synth_core.export import export_model
-    from synth_core.runs import load_model
+    from synth_core.runs import open_model
 
     with pytest.raises(ExportError, match="cannot be exported"):
-        export_model(load_model("physical:string"), tmp_path / "m.pt", format="torchscript")
+        export_model(open_model("physical:string"), tmp_path / "m.pt", format="torchscript")

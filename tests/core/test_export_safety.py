@@ -31,7 +31,7 @@ from synth_core.export import (
     read_recipe,
     recreate,
 )
-from synth_core.runs import load_model
+from synth_core.runs import open_model
 
 RATE = 22050
 FAST = ExportSettings(sample_rate=44100, normalise="none", fade_out_s=0.0)
@@ -39,7 +39,7 @@ FAST = ExportSettings(sample_rate=44100, normalise="none", fade_out_s=0.0)
 
 @pytest.fixture(scope="module")
 def string():
-    return load_model("physical:string")
+    return open_model("physical:string")
 
 
 def fast(pattern: str, **fields) -> ExportSettings:
@@ -192,9 +192,9 @@ def test_generate_renders_a_few_sounds_at_a_time_and_each_is_the_same_for_any_n(
 ):
     import synth_core.runs as runs
 
-    gmm = load_model("builtin-gmm")
+    gmm = open_model("builtin-gmm")
     counting = CountingModel(gmm)
-    monkeypatch.setattr(runs, "load_model", lambda name: counting)
+    monkeypatch.setattr(runs, "open_model", lambda name: counting)
     many, few = tmp_path / "many", tmp_path / "few"
     assert main(["generate", "x", "--n", "17", "--seed", "7", "--out", str(many)]) == 0
     assert len(list(many.glob("*.wav"))) == 17
@@ -212,7 +212,7 @@ def corrupt_runs(tmp_path_factory):
     """Starter models saved with NaN weights: a torch module (cnn) and an EM family (gmm)."""
     runs = {}
     for family in ("cnn", "gmm"):
-        model = load_model(f"builtin-{family}")
+        model = open_model(f"builtin-{family}")
         state = model.state()
         model.load_state(
             {k: v.clone().fill_(math.nan) if v.is_floating_point() else v for k, v in state.items()}
@@ -233,7 +233,7 @@ def test_a_model_with_nan_weights_is_refused_not_rendered_as_silence(
     assert "retrain or reload" in error and "Traceback" not in error
     assert not out.exists() or not any(out.iterdir())
     with pytest.raises(CheckpointError, match="renders NaN"):
-        export_batch(load_model(run), tmp_path / "pack", model_id=str(run), settings=FAST)
+        export_batch(open_model(run), tmp_path / "pack", model_id=str(run), settings=FAST)
     assert not (tmp_path / "pack").exists() or not any((tmp_path / "pack").iterdir())
 
 

@@ -83,7 +83,7 @@ def trained(tiny_folder: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.mark.parametrize("name", FAMILIES)
 def test_trained_model_reloads_and_plays_the_same_sound_for_the_same_seed(name, trained):
     model, run = trained(name)
-    reloaded = checkpoint.load_model(run)
+    reloaded = checkpoint.read_model(run)
     assert reloaded.family == name
     assert reloaded.config == model.config
     before = model.generate(n=2, seed=1234)

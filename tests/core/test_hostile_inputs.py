@@ -23,12 +23,12 @@ import torch
 from safetensors.torch import save as safetensors_bytes
 
 from synth_core import checkpoint
+from synth_core.control_values import Preset, load_preset, save_preset
 from synth_core.errors import CheckpointError, ModelConfigError
 from synth_core.export import ExportError, SoundRecipe, read_recipe
 from synth_core.models.base import Control
 from synth_core.models.gmm import TINY, GMMConfig, GMMModel
 from synth_core.models.spectral import SpectralConfig
-from synth_core.studio import Preset, load_preset, save_preset
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 GIB = 1 << 30
@@ -67,9 +67,9 @@ PROBE = textwrap.dedent(
             from synth_core.export import read_recipe
             return read_recipe(path)
         if kind == "preset":
-            from synth_core.studio import load_preset
+            from synth_core.control_values import load_preset
             return load_preset(path, model="m", family="gmm", controls=[])
-        return checkpoint.load_model(path)
+        return checkpoint.read_model(path)
 
     signal.signal(signal.SIGALRM, alarm)
     for run in sys.argv[1:]:
@@ -353,7 +353,7 @@ def test_weights_of_another_dtype_or_shape_name_the_tensor_and_the_file(
     run = gmm_run(tmp_path / "run")
     _replace_tensor(run, name, tensor)
     with pytest.raises(CheckpointError) as raised:
-        checkpoint.load_model(run)
+        checkpoint.read_model(run)
     assert words in str(raised.value)
     assert "weights.safetensors" in str(raised.value)
 
@@ -386,7 +386,7 @@ def test_a_record_field_of_the_wrong_type_names_the_field(tmp_path: Path, field,
     text = json.dumps({**json.loads((run / "model.json").read_text()), field: value})
     (run / "model.json").write_text(text)
     with pytest.raises(CheckpointError, match=field):
-        checkpoint.load_model(run)
+        checkpoint.read_model(run)
 
 
 @pytest.mark.parametrize(
@@ -403,7 +403,7 @@ def test_model_json_that_is_not_a_json_object_is_refused(tmp_path: Path, content
     run = gmm_run(tmp_path / "run")
     (run / "model.json").write_bytes(content)
     with pytest.raises(CheckpointError, match=words):
-        checkpoint.load_model(run)
+        checkpoint.read_model(run)
 
 
 def test_history_lines_that_are_not_step_records_are_skipped(tmp_path: Path):

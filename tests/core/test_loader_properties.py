@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synth_core import checkpoint
+from synth_core.control_values import load_preset
 from synth_core.errors import TimbreLabError
 from synth_core.export import read_recipe
 from synth_core.models.base import Control
 from synth_core.models.gmm import TINY, GMMConfig, GMMModel
-from synth_core.studio import load_preset
 
 PROPERTY = settings(
     max_examples=1000,
@@ -82,7 +82,7 @@ def load_only_our_errors(files: dict[str, bytes]) -> None:
         for name, data in files.items():
             (Path(folder) / name).write_bytes(data)
         with contextlib.suppress(TimbreLabError):
-            checkpoint.load_model(folder)
+            checkpoint.read_model(folder)
 
 
 def _mutate(value: Any, path: list[Any], replacement: Any) -> Any:

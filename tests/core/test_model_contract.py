@@ -125,7 +125,7 @@ def test_the_toy_family_trains_and_plays_from_the_command_line(toy_family, toy_s
     settings = ["--set", "sample_rate=16000", "--set", "clip_seconds=0.25"]
     argv = ["train", str(toy_sounds), "--family", "toy", "--out", str(run), "--steps", "30"]
     assert cli.main([*argv, "--progress", "none", *settings]) == 0
-    model = checkpoint.load_model(run)
+    model = checkpoint.read_model(run)
     assert model.family == "toy" and checkpoint.read_record(run).step == 30
     assert 0.1 < float(model.state()["amplitude"]) <= 0.4  # from 0.1 towards the clips' peak
 

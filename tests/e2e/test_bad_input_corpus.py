@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synth_core import dataset, export, studio
+from synth_core import control_values, dataset, export
 from synth_core.cli import main
-from synth_core.runs import load_model
+from synth_core.runs import open_model
 from tests.support.bad_inputs import (
     LOADED_REFUSED_AT_RENDER,
     NORMALISED,
@@ -167,17 +167,17 @@ def test_timbrelab_reconstruct_reports_each_skipped_file_and_rebuilds_the_rest(
 # --- model folders -------------------------------------------------------------------------------
 
 
-def test_every_model_kind_is_refused_by_load_model_or_refused_before_rendering(corpus):
+def test_every_model_kind_is_refused_by_open_model_or_refused_before_rendering(corpus):
     def judge(kind: BadInput) -> str:
         if kind.expected == LOADED_REFUSED_AT_RENDER:
             try:
-                load_model(kind.path)
+                open_model(kind.path)
             except Exception as error:  # noqa: BLE001
                 return f"unexpected: {type(error).__name__}: {error}"
             return LOADED_REFUSED_AT_RENDER
-        return refused_error(kind, lambda: load_model(kind.path))
+        return refused_error(kind, lambda: open_model(kind.path))
 
-    check("runs.load_model", of(corpus, "model"), judge)
+    check("runs.open_model", of(corpus, "model"), judge)
 
 
 @pytest.mark.parametrize(
@@ -218,17 +218,17 @@ def _nan_words(kind: BadInput) -> BadInput:
 
 
 def test_every_bad_preset_is_refused_naming_the_field(corpus):
-    controls = load_model(PRESET_MODEL).controls()
+    controls = open_model(PRESET_MODEL).controls()
 
     def judge(kind: BadInput) -> str:
         return refused_error(
             kind,
-            lambda: studio.load_preset(
+            lambda: control_values.load_preset(
                 kind.path, model=PRESET_MODEL, family="physical", controls=controls
             ),
         )
 
-    check("studio.load_preset", of(corpus, "preset"), judge)
+    check("control_values.load_preset", of(corpus, "preset"), judge)
 
 
 def test_every_bad_sidecar_is_refused_naming_the_field(corpus):

@@ -78,7 +78,7 @@ def test_training_killed_mid_run_resumes_from_its_last_checkpoint_and_finishes(s
     )
     killed_at = checkpoint.read_record(run).step
     assert killed_at >= 1
-    checkpoint.load_model(run)  # whatever the kill interrupted, the run directory still loads
+    checkpoint.read_model(run)  # whatever the kill interrupted, the run directory still loads
 
     target = killed_at + 5
     resumed = timbrelab(

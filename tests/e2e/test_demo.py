@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from synth_core.runs import load_model
+from synth_core.runs import open_model
 from synth_core.starter import STARTERS, build_starter, folder_size
 
 
@@ -44,7 +44,7 @@ def test_demo_trains_headless_and_writes_a_sample_pack_it_names(tmp_path):
         sidecar = json.loads(sound.with_suffix(".json").read_text())
         assert sidecar["family"] == "vae"
         assert Path(sidecar["model"]) == (out / "model").resolve()
-    assert load_model(out / "model").family == "vae"
+    assert open_model(out / "model").family == "vae"
 
 
 def test_a_bad_demo_budget_is_refused_with_exit_code_2(tmp_path):
@@ -70,13 +70,13 @@ def test_starter_models_rebuild_to_the_same_weights(tmp_path):
     few = ClipSet(
         audio=every.audio[::11], pitch=every.pitch[::11], paths=every.paths[::11], sample_rate=44100
     )
-    first = build_starter(spec, tmp_path / "a", steps=1, progress=False, clips=few)
-    second = build_starter(spec, tmp_path / "b", steps=1, progress=False, clips=few)
+    first = build_starter(spec, tmp_path / "a", steps=1, clips=few)
+    second = build_starter(spec, tmp_path / "b", steps=1, clips=few)
     weights = "weights.safetensors"
     assert (first / weights).read_bytes() == (second / weights).read_bytes()
     assert not (first / "optimizer.safetensors").exists()
     assert folder_size(first) < 25 * 1024 * 1024
-    assert load_model(first).family == spec.family
+    assert open_model(first).family == spec.family
 
 
 def test_the_shipped_starter_models_load_play_and_fit_in_25_mb():
@@ -85,7 +85,7 @@ def test_the_shipped_starter_models_load_play_and_fit_in_25_mb():
     shipped = [spec for spec in STARTERS if (RESOURCES_MODELS / spec.name).is_dir()]
     assert shipped, "no starter model in resources/models; run `make starter-models`"
     for spec in shipped:
-        model = load_model(spec.name)
+        model = open_model(spec.name)
         assert model.family == spec.family
         audio = model.generate(None, n=2, seed=0)
         assert audio.shape[0] == 2 and bool(audio.abs().max() > 0.01)

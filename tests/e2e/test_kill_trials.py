@@ -142,7 +142,7 @@ def kill_chain(sounds: Path, run: Path, seed: int, tally: Tally, lock: threading
         assert child.process.returncode == -signal.SIGKILL, f"it ended before its kill: {seen}"
         loaded = (run / checkpoint.MODEL_FILE).exists()
         if loaded:
-            checkpoint.load_model(run)  # whatever the kill tore, the run directory loads
+            checkpoint.read_model(run)  # whatever the kill tore, the run directory loads
         with lock:
             tally.kills += 1
             tally.kills_leaving_temp_files += bool(temp_files(run))

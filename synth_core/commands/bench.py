@@ -1,4 +1,5 @@
-"""``timbrelab bench [--family F] [--json]``: run the benches and print a table or JSON."""
+"""``timbrelab bench [--family F] [--json]``: run the benches (:mod:`synth_core.benchmarks`) and
+print a table or JSON."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 
 from synth_core.benchmarks.families import run_bench
 from synth_core.benchmarks.measure import BenchResult
+from synth_core.benchmarks.notes import bench_note_latency
 from synth_core.benchmarks.slider import bench_slider_latency
 from synth_core.errors import ModelConfigError, TimbreLabError
 from synth_core.models import available_families
@@ -21,8 +23,9 @@ log = logging.getLogger(__name__)
 
 def cli_bench(args: argparse.Namespace) -> int:
     """``timbrelab bench [--family F] [--json]``; ``--family studio`` measures only the slider
-    latency of the models the app opens, no ``--family`` every family and then that."""
-    if args.family == "studio":
+    latency of the models the app opens, ``--family notes`` the note-on latency of a played
+    note (cached and not), no ``--family`` every family and then those two."""
+    if args.family in ("studio", "notes"):
         names = []
     elif args.family is not None:
         names = [args.family]
@@ -53,6 +56,11 @@ def cli_bench(args: argparse.Namespace) -> int:
         results.extend(studio)
         if not args.json:
             sys.stdout.write("".join(result.line() + "\n" for result in studio))
+    if args.family in (None, "notes"):
+        notes = bench_note_latency()
+        results.extend(notes)
+        if not args.json:
+            sys.stdout.write("".join(result.line() + "\n" for result in notes))
     if args.json:
         report = {
             "threads": torch.get_num_threads(),

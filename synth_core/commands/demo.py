@@ -35,9 +35,9 @@ def run_demo(
         The sound files written (under ``out / "sounds"``); the model is in ``out / "model"``.
     """
     from synth_core.builtin import builtin_clips
-    from synth_core.checkpoint import load_model
+    from synth_core.checkpoint import read_model
+    from synth_core.commands.progress_bar import TerminalProgressBar
     from synth_core.export import ExportSettings, export_batch
-    from synth_core.starter import ProgressBar
     from synth_core.train import Budget, Callbacks, Trainer, build_learner, family_presets
 
     if not minutes > 0:
@@ -56,7 +56,7 @@ def run_demo(
     torch.manual_seed(0)
     learner = build_learner(family, preset="quick" if "quick" in presets else None)
     _say(f"Training a {family} model on {len(clips.paths)} sounds for {minutes:g} min…")
-    bar = ProgressBar(family, seconds=minutes * 60) if progress else None
+    bar = TerminalProgressBar(family, seconds=minutes * 60) if progress else None
     try:
         result = Trainer(
             learner,
@@ -71,7 +71,7 @@ def run_demo(
     finally:
         if bar is not None:
             bar.close()
-    model = load_model(run_dir)
+    model = read_model(run_dir)
     pitch = PACK_PITCH if model.pitch_conditioned else None
     _say(f"Trained for {result.step} steps; writing {PACK_SIZE} sounds…")
     batch = export_batch(

@@ -1,4 +1,4 @@
-"""The explore panel's core: random draws, the four-corner morph, presets."""
+"""Control values, the explore panel's core: random draws, the four-corner morph, presets."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synth_core.errors import ModelConfigError
-from synth_core.models.base import Control
-from synth_core.studio import (
+from synth_core.control_values import (
     Preset,
     load_preset,
     morph_values,
@@ -18,6 +16,8 @@ from synth_core.studio import (
     random_values,
     save_preset,
 )
+from synth_core.errors import ModelConfigError
+from synth_core.models.base import Control
 
 CONTROLS = [
     Control("decay", "Decay", 0.05, 10.0, 1.0, unit="s", curve="log"),

@@ -1,8 +1,12 @@
-"""Qt-free logic behind the explore panel: random draws, the four-corner morph, presets.
+"""Control values: the slider settings of one model, drawn, filled in, morphed and saved.
 
-Everything works on control values (each in its control's unit), so it serves every family the
-same way: for the learned families the controls are latent PCA axes in σ, so mixing control
-values mixes latents; for the physical family it mixes physical parameters.
+The Qt-free logic behind the explore panel (``app/panels/explore.py``; the app's wiring is
+``app/studio.py``): a random setting (:func:`random_values`), a complete setting from a partial
+one (:func:`fill_values`), the four-corner morph (:func:`morph_values`) and explore presets, a
+setting saved as JSON (:class:`Preset`). Everything works on control values (each in its
+control's unit), so it serves every family the same way: for the learned families the controls
+are latent PCA axes in σ, so mixing control values mixes latents; for the physical family it
+mixes physical parameters.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import torch
 
 from synth_core import safe_io
 from synth_core.errors import ModelConfigError
-from synth_core.models.base import Control, SoundModel, resolve_values, seeded_generator
+from synth_core.models.base import Control, resolve_values, seeded_generator
 
 PRESET_VERSION = 1
 #: The largest seed a preset may hold: the explore panel's seed box stops here.
@@ -27,12 +31,6 @@ RANDOM_SIGMAS = 2.0
 # child process (or anything else) keeps the cores busy: measured p95 40-50 ms with one thread
 # against seconds with two on a loaded 2-core machine.
 APP_TORCH_THREADS = 1
-
-
-def accepts_pitch(model: SoundModel) -> bool:
-    """True when ``model`` learnt from pitch labels, so a render at a note means that note
-    (:attr:`~synth_core.models.base.SoundModel.pitch_conditioned`)."""
-    return model.pitch_conditioned
 
 
 def random_values(controls: Sequence[Control], *, seed: int) -> dict[str, float]:
@@ -100,7 +98,8 @@ def morph_values(
 
 @dataclass(frozen=True)
 class Preset:
-    """A saved slider state of one model."""
+    """An explore preset: a saved slider state of one model. ``model`` is its model id (see
+    :func:`synth_core.runs.open_model`), kept under that name because it is the file's field."""
 
     model: str
     family: str
