@@ -182,7 +182,7 @@ def _find_partials(
     return out, found
 
 
-def analyze(audio: Tensor, settings: DDSPSettings, *, pitch_midi: Tensor | None = None) -> Frames:
+def analyse(audio: Tensor, settings: DDSPSettings, *, pitch_midi: Tensor | None = None) -> Frames:
     """Describe each clip as partials plus band-limited noise.
 
     Parameters
@@ -198,7 +198,7 @@ def analyze(audio: Tensor, settings: DDSPSettings, *, pitch_midi: Tensor | None 
     Frames with ``settings.n_frames(samples)`` frames.
     """
     if audio.ndim != 2:
-        raise ModelConfigError(f"analyze expects audio [batch, samples], got {tuple(audio.shape)}")
+        raise ModelConfigError(f"analyse expects audio [batch, samples], got {tuple(audio.shape)}")
     audio = audio.float()
     batch = audio.shape[0]
     k = settings.n_partials

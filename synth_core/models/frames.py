@@ -143,7 +143,7 @@ def transpose(layouts: Tensor, pitch: float | None) -> Tensor:
     return layouts
 
 
-def analyze_audio(
+def analyse_audio(
     audio: Tensor, pitch: Tensor | None, config: FrameConfig
 ) -> tuple[Tensor, Tensor]:
     """Audio ``[N, samples]`` → ``(features [N, T, D], layouts [N, K + 1])``, in chunks."""
@@ -152,7 +152,7 @@ def analyze_audio(
     for start in range(0, audio.shape[0], ANALYSIS_BATCH):
         chunk = audio[start : start + ANALYSIS_BATCH].float()
         chunk_pitch = None if pitch is None else pitch[start : start + ANALYSIS_BATCH]
-        f, lay = encode(ddsp.analyze(chunk, settings, pitch_midi=chunk_pitch))
+        f, lay = encode(ddsp.analyse(chunk, settings, pitch_midi=chunk_pitch))
         features.append(f)
         layouts.append(lay)
     return torch.cat(features), torch.cat(layouts)
@@ -283,17 +283,17 @@ class FrameFamily(TrainableModel):
         if cached is not None and index is not None and int(index.max()) < cached.shape[0]:
             index = index.cpu()
             return cached[index], self.layouts[index]
-        return self.analyze(audio, pitch)
+        return self.analyse(audio, pitch)
 
     @classmethod
     def from_config(cls, config: FrameConfig, **_: Any) -> FrameFamily:
         return cls(config)
 
-    def analyze(self, audio: Tensor, pitch: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def analyse(self, audio: Tensor, pitch: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Audio ``[N, samples]`` → ``(features [N, T, D], layouts [N, K + 1])``."""
         if audio.ndim != 2:
             raise ModelConfigError(f"expected audio [n, samples], got shape {tuple(audio.shape)}")
-        return analyze_audio(audio.detach().cpu(), pitch, self.config)
+        return analyse_audio(audio.detach().cpu(), pitch, self.config)
 
     def _require_layouts(self) -> None:
         if self.layouts.shape[0] == 0:
@@ -325,7 +325,7 @@ class FrameFamily(TrainableModel):
 
     def resynthesize(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
         """The renderer alone: analysis then synthesis, no model (the renderer's ceiling)."""
-        features, layouts = self.analyze(audio, pitch)
+        features, layouts = self.analyse(audio, pitch)
         return self.render(
             features, layouts, generator=torch.Generator().manual_seed(0), samples=audio.shape[-1]
         )

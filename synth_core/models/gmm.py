@@ -116,7 +116,7 @@ class GMMModel(FrameFamily):
         self._fit_data(clips.audio, clips.pitch)
 
     def _fit_data(self, audio: Tensor, pitch: Tensor | None) -> None:
-        features, layouts = self.analyze(audio, pitch)
+        features, layouts = self.analyse(audio, pitch)
         flat = features.flatten(1)
         self.pca_mean, self.pca_axes, variances = pca(flat, int(self.config.dims))
         self.codes = (flat - self.pca_mean) @ self.pca_axes.T
@@ -289,13 +289,13 @@ class GMMModel(FrameFamily):
     def encode(self, audio: Tensor) -> Tensor:
         """PCA coordinates ``[n, dims]`` of each sound's frame features."""
         self._require_layouts()
-        features, _ = self.analyze(self.fit_length(audio))
+        features, _ = self.analyse(self.fit_length(audio))
         return (features.flatten(1) - self.pca_mean) @ self.pca_axes.T
 
     def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
         """Project each sound on the model's principal axes and render it with its own partials."""
         self._require_layouts()
-        features, layouts = self.analyze(self.fit_length(audio), pitch)
+        features, layouts = self.analyse(self.fit_length(audio), pitch)
         codes = (features.flatten(1) - self.pca_mean) @ self.pca_axes.T
         out = self._render_codes(codes, layouts, torch.Generator().manual_seed(0))
         return _match_length(out, audio.shape[-1])

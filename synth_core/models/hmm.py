@@ -235,7 +235,7 @@ class HMMModel(FrameFamily):
         self._fit_data(clips.audio, clips.pitch)
 
     def _fit_data(self, audio: Tensor, pitch: Tensor | None) -> None:
-        features, self.layouts = self.analyze(audio, pitch)
+        features, self.layouts = self.analyse(audio, pitch)
         n, t_len, d = features.shape
         self.frame_mean, self.frame_axes, _ = pca(features.reshape(-1, d), int(self.config.dims))
         self.observations = (features - self.frame_mean) @ self.frame_axes.T
@@ -469,7 +469,7 @@ class HMMModel(FrameFamily):
     def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
         """Project each frame on the model's principal axes and render with its own partials."""
         self._require_layouts()
-        features, layouts = self.analyze(self.fit_length(audio), pitch)
+        features, layouts = self.analyse(self.fit_length(audio), pitch)
         static = (features - self.frame_mean) @ self.frame_axes.T
         rebuilt = self.render(
             self.frame_mean + static @ self.frame_axes,

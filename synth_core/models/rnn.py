@@ -204,7 +204,7 @@ class RNNModel(FrameFamily, nn.Module):
         self._fit_statistics(clips.audio, clips.pitch)
 
     def _fit_statistics(self, audio: Tensor, pitch: Tensor | None) -> None:
-        features, layouts = self.analyze(audio, pitch)
+        features, layouts = self.analyse(audio, pitch)
         self.remember_training_set(features, layouts)
         flat = features.reshape(-1, features.shape[-1])
         device = self.feature_mean.device

@@ -40,7 +40,7 @@ def test_constant_partial_renders_an_exact_sine() -> None:
 
 def test_analysis_finds_partials_and_their_amplitudes() -> None:
     audio = _decaying_tone([(220.0, 0.5), (440.0, 0.25), (1234.0, 0.1)])[None]
-    frames = ddsp.analyze(audio, SETTINGS, pitch_midi=torch.tensor([57.0]))
+    frames = ddsp.analyse(audio, SETTINGS, pitch_midi=torch.tensor([57.0]))
     assert frames.f0_hz[0] == pytest.approx(220.0)
     assert frames.ratios[0, :3].tolist() == pytest.approx([1.0, 2.0, 1234 / 220], abs=2e-3)
     t = 20 * SETTINGS.hop / SR
@@ -52,7 +52,7 @@ def test_analysis_finds_partials_and_their_amplitudes() -> None:
 
 def test_white_noise_has_no_partials_and_its_level_is_recovered() -> None:
     noise = 0.1 * torch.randn(1, SR, generator=torch.Generator().manual_seed(0))
-    frames = ddsp.analyze(noise, SETTINGS)
+    frames = ddsp.analyse(noise, SETTINGS)
     assert frames.amplitudes.abs().max() == 0
     assert frames.f0_hz[0] == pytest.approx(440.0)
     middle = frames.noise[0, 10:-10]
@@ -63,7 +63,7 @@ def test_analysis_resynthesis_keeps_level_and_spectrum() -> None:
     tone = _decaying_tone([(330.0, 0.4), (660.0, 0.2), (990.0, 0.1)])
     noise = 0.02 * torch.randn(SR, generator=torch.Generator().manual_seed(1))
     audio = torch.stack([tone + noise, noise * 3])
-    frames = ddsp.analyze(audio, SETTINGS)
+    frames = ddsp.analyse(audio, SETTINGS)
     rebuilt = ddsp.synthesize(frames, SR, SETTINGS, generator=torch.Generator().manual_seed(0))
     assert rebuilt.shape == audio.shape
     for original, copy in zip(audio, rebuilt, strict=True):
@@ -104,7 +104,7 @@ def test_partials_above_nyquist_are_silent() -> None:
 
 def test_same_generator_seed_gives_identical_audio() -> None:
     audio = _decaying_tone([(200.0, 0.3)])[None] + 0.01
-    frames = ddsp.analyze(audio, SETTINGS)
+    frames = ddsp.analyse(audio, SETTINGS)
     first = ddsp.synthesize(frames, SR, SETTINGS, generator=torch.Generator().manual_seed(7))
     second = ddsp.synthesize(frames, SR, SETTINGS, generator=torch.Generator().manual_seed(7))
     assert torch.equal(first, second)
@@ -112,7 +112,7 @@ def test_same_generator_seed_gives_identical_audio() -> None:
 
 def test_frames_are_stretched_to_any_length() -> None:
     audio = _decaying_tone([(200.0, 0.3)])[None]
-    frames = ddsp.analyze(audio, SETTINGS)
+    frames = ddsp.analyse(audio, SETTINGS)
     longer = ddsp.synthesize(frames, 2 * SR, SETTINGS, generator=torch.Generator().manual_seed(0))
     assert longer.shape == (1, 2 * SR)
     assert torch.isfinite(longer).all()
@@ -122,7 +122,7 @@ def test_bad_settings_are_refused_with_the_value() -> None:
     with pytest.raises(ModelConfigError, match="hop 2048"):
         ddsp.DDSPSettings(hop=2048)
     with pytest.raises(ModelConfigError, match="audio"):
-        ddsp.analyze(torch.zeros(SR), SETTINGS)
+        ddsp.analyse(torch.zeros(SR), SETTINGS)
 
 
 def test_a_dc_offset_is_not_resynthesised_as_rumble() -> None:
@@ -130,7 +130,7 @@ def test_a_dc_offset_is_not_resynthesised_as_rumble() -> None:
     t = torch.arange(SR) / SR
     burst = 0.5 * torch.randn(SR, generator=generator) * torch.exp(-t / 0.02)
     audio = (burst + 0.001)[None]  # a noise hit that ends on a DC offset (−60 dBFS)
-    frames = ddsp.analyze(audio, SETTINGS)
+    frames = ddsp.analyse(audio, SETTINGS)
     out = ddsp.synthesize(frames, SR, SETTINGS, generator=generator)
     tail = out[0, SR // 2 :]
     # DC is not noise: the tail stays silent, not a rumble at the offset's level
