@@ -1,9 +1,10 @@
 """The ``timbrelab`` command.
 
 This module only parses arguments and dispatches: each command is implemented by a function
-``cli_<command>(args) -> int`` in the module that owns the work (``dataset.cli_scan``,
-``runs.cli_generate``, …), imported on first use so ``timbrelab info`` does not load torch models
-it does not need. The installed ``timbrelab`` script is ``app.launcher.main``, which opens the
+``cli_<command>(args) -> int`` in its own module of :mod:`synth_core.commands`
+(``commands.scan.cli_scan``, ``commands.generate.cli_generate``, …), which calls the library and
+prints; it is imported on first use so ``timbrelab info`` does not load torch models it does not
+need. The installed ``timbrelab`` script is ``app.launcher.main``, which opens the
 window when no command is given and otherwise calls :func:`main` here.
 
 Exit codes (also in ``timbrelab --help``): 0 ok; 1 the machine failed, not the input (disk
@@ -32,17 +33,18 @@ from synth_core.errors import from_system_error
 
 # command -> (module, function)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("synth_core.demo", "cli_demo"),
-    "info": ("synth_core.info", "cli_info"),
-    "families": ("synth_core.runs", "cli_families"),
+    "demo": ("synth_core.commands.demo", "cli_demo"),
+    "info": ("synth_core.commands.info", "cli_info"),
+    "families": ("synth_core.commands.families", "cli_families"),
     "scan": ("synth_core.commands.scan", "cli_scan"),
-    "starter-data": ("synth_core.builtin", "cli_starter_data"),
+    "starter-data": ("synth_core.commands.starter_data", "cli_starter_data"),
     "train": ("synth_core.commands.train", "cli_train"),
-    "generate": ("synth_core.runs", "cli_generate"),
-    "reconstruct": ("synth_core.runs", "cli_reconstruct"),
-    "evaluate": ("synth_core.evaluate", "cli_evaluate"),
-    "export-model": ("synth_core.export", "cli_export_model"),
-    "bench": ("synth_core.benchmarks.command", "cli_bench"),
+    "generate": ("synth_core.commands.generate", "cli_generate"),
+    "reconstruct": ("synth_core.commands.reconstruct", "cli_reconstruct"),
+    "evaluate": ("synth_core.commands.evaluate", "cli_evaluate"),
+    "export-model": ("synth_core.commands.export_model", "cli_export_model"),
+    "export-pack": ("synth_core.commands.export_pack", "cli_export_pack"),
+    "bench": ("synth_core.commands.bench", "cli_bench"),
 }
 
 
@@ -55,6 +57,9 @@ MAX_EVALUATE = 10_000
 """Most clips ``evaluate --n`` draws: they are scored together in memory."""
 MAX_SECONDS = 600.0
 """Longest ``--seconds`` a sound may be (the longest file a dataset accepts, too)."""
+MODEL_HELP = "model id: a run directory, a starter model's name, or physical:INSTRUMENT"
+"""What the ``MODEL`` argument of generate, reconstruct, evaluate and the exports accepts
+(:func:`synth_core.runs.open_model`)."""
 
 
 def int_in_range(low: int, high: int) -> Callable[[str], int]:
@@ -222,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("generate", help="render sounds from a model")
-    p.add_argument("run", help="run directory, starter model name, or physical:INSTRUMENT")
+    p.add_argument("run", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--n", type=int_in_range(1, MAX_GENERATE), default=1, help="how many sounds")
     p.add_argument("--out", type=output_folder, required=True)
     p.add_argument("--seed", type=int_in_range(0, MAX_SEED), default=None)
@@ -245,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace files already in --out")
 
     p = sub.add_parser("reconstruct", help="analyse and resynthesise each file in a folder")
-    p.add_argument("run")
+    p.add_argument("run", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("in_dir")
     p.add_argument(
         "--out",
@@ -256,8 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace files already in --out")
 
     p = sub.add_parser("evaluate", help="reconstruction and generation metrics against a folder")
-    p.add_argument("run")
+    p.add_argument("run", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("data")
+    p.add_argument(
+        "--train", metavar="FOLDER", default=None,
+        help="the folder the model was trained on (default: the one its model.json names), "
+        "for the memorisation ratio and the baselines",
+    )  # fmt: skip
     p.add_argument(
         "--n",
         type=int_in_range(1, MAX_EVALUATE),
@@ -272,9 +282,27 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
 
     p = sub.add_parser("export-model", help="export a trained model for use outside the app")
-    p.add_argument("run")
+    p.add_argument("run", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--format", choices=["torchscript", "onnx"], required=True)
     p.add_argument("--out", required=True)
+
+    p = sub.add_parser(
+        "export-pack", help="render the sound across a key range as an SFZ sampler instrument"
+    )
+    p.add_argument("run", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument(
+        "--pitches", default="36:84:3", metavar="START:STOP:STEP",
+        help="MIDI notes to sample (stop included; default 36:84:3)",
+    )  # fmt: skip
+    p.add_argument(
+        "--velocities", type=int_in_range(1, 16), default=1, help="velocity layers (1–16)"
+    )
+    p.add_argument("--out", type=output_folder, required=True, help="folder for the pack")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--seed", type=int_in_range(0, MAX_SEED), default=0)
+    p.add_argument("--format", choices=["wav", "flac"], default="wav")
+    p.add_argument("--sample-rate", type=int, choices=[44100, 48000, 96000], default=48000)
+    p.add_argument("--overwrite", action="store_true", help="replace a pack already in --out")
 
     p = sub.add_parser("bench", help="speed and memory numbers per family")
     p.add_argument("--family", default=None)
