@@ -1,7 +1,8 @@
 """The training panel: pick a family and a preset, press Train, watch it learn.
 
-Training runs as a child process (:class:`~app.panels.training_process.TrainingProcess`) whose
-typed events (:mod:`synth_core.progress`) move the progress bar, the loss curves
+What to train is chosen in :class:`~app.panels.training_choices.TrainingChoices`; training
+runs as a child process (:class:`~app.panels.training_process.TrainingProcess`) whose typed
+events (:mod:`synth_core.progress`) move the progress bar, the loss curves
 (:class:`~app.panels.loss_curves.LossCurves`) and the status line.
 """
 
@@ -12,27 +13,21 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QProcess, Qt, Signal
+from PySide6.QtCore import QProcess, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
-from superqt import QCollapsible
 
 from app.panels.loss_curves import LossCurves
+from app.panels.training_choices import TrainingChoices
 from app.panels.training_process import STOP_WAIT_MS, TrainingProcess
 from synth_core.errors import TimbreLabError
 from synth_core.models import Family, available_families
@@ -49,10 +44,6 @@ from synth_core.progress import (
 )
 
 log = logging.getLogger(__name__)
-
-# (label, family preset name, minutes); "Custom…" exposes steps, minutes and config overrides
-PRESETS = (("Quick: ~2 min", "quick", 2.0), ("Better: ~10 min", "better", 10.0))
-CUSTOM = "Custom…"
 
 
 def format_eta(seconds: float | None) -> str:
@@ -96,7 +87,6 @@ class TrainingPanel(QWidget):
     def __init__(self, parent: QWidget | None = None, *, runs_folder: Path | None = None) -> None:
         super().__init__(parent)
         self.runs_folder = Path(runs_folder) if runs_folder is not None else default_runs_folder()
-        self.data_folder: Path | None = None
         self.run_dir: Path | None = None
         self.runner = TrainingProcess(self)
         self.runner.eventReceived.connect(self.handle_event)
@@ -115,50 +105,7 @@ class TrainingPanel(QWidget):
     # building ---------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.data_label = QLabel("No sounds chosen")
-        self.data_label.setWordWrap(True)
-        self.data_button = QPushButton("Choose folder…")
-        self.data_button.setToolTip("The folder of sounds to learn from")
-
-        self.family_box = QComboBox()
-        for family in self._families:
-            self.family_box.addItem(family.title, family.name)
-            index = self.family_box.count() - 1
-            self.family_box.setItemData(
-                index, f"{family.summary}\nGood for: {family.good_for}", Qt.ItemDataRole.ToolTipRole
-            )
-        self.family_summary = QLabel()
-        self.family_summary.setWordWrap(True)
-        self.family_summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-        self.preset_box = QComboBox()
-        for label, _name, _minutes in PRESETS:
-            self.preset_box.addItem(label)
-        self.preset_box.addItem(CUSTOM)
-
-        self.steps_box = QSpinBox()
-        self.steps_box.setRange(0, 10_000_000)
-        self.steps_box.setSpecialValueText("no limit")
-        self.steps_box.setToolTip("Stop after this many steps (0: no step limit)")
-        self.minutes_box = QDoubleSpinBox()
-        self.minutes_box.setRange(0.0, 24 * 60)
-        self.minutes_box.setValue(5.0)
-        self.minutes_box.setSuffix(" min")
-        self.minutes_box.setSpecialValueText("no limit")
-        self.device_edit = QLineEdit()
-        self.device_edit.setPlaceholderText("best available (cuda, mps, cpu)")
-        self.settings_edit = QLineEdit()
-        self.settings_edit.setPlaceholderText("latent_dim=16 batch_size=32")
-        self.settings_edit.setToolTip("Model settings as NAME=VALUE, separated by spaces")
-        custom_form = QWidget()
-        form = QFormLayout(custom_form)
-        form.addRow("Steps", self.steps_box)
-        form.addRow("Time limit", self.minutes_box)
-        form.addRow("Device", self.device_edit)
-        form.addRow("Settings", self.settings_edit)
-        self.custom = QCollapsible("Custom settings")
-        self.custom.addWidget(custom_form)
-        self.custom.setVisible(False)
+        self.choices = TrainingChoices(self._families)
 
         self.train_button = QPushButton("Train")
         self.pause_button = QPushButton("Pause")
@@ -192,79 +139,42 @@ class TrainingPanel(QWidget):
 
         self.loss_curves = LossCurves()
 
-        data_row = QHBoxLayout()
-        data_row.addWidget(self.data_label, 1)
-        data_row.addWidget(self.data_button)
-        choice = QFormLayout()
-        choice.addRow("Sounds", data_row)
-        choice.addRow("Family", self.family_box)
-        choice.addRow("", self.family_summary)
-        choice.addRow("Preset", self.preset_box)
-
         layout = QVBoxLayout(self)
-        layout.addLayout(choice)
-        layout.addWidget(self.custom)
+        layout.addWidget(self.choices)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addLayout(status)
         layout.addWidget(self.loss_curves, 1)
         layout.addWidget(self.state_label)
 
-        self.data_button.clicked.connect(self._choose_folder)
-        self.family_box.currentIndexChanged.connect(self._family_changed)
-        self.preset_box.currentIndexChanged.connect(self._preset_changed)
+        self.choices.dataFolderChanged.connect(lambda _folder: self._update_buttons())
         self.train_button.clicked.connect(lambda: self.start())
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop)
         self.resume_button.clicked.connect(lambda: self.start(resume=True))
         self.use_button.clicked.connect(self._use_model)
         self.preview_button.clicked.connect(self._play_preview)
-        self._family_changed()
 
     # choices ----------------------------------------------------------------------------------
 
+    @property
+    def data_folder(self) -> Path | None:
+        return self.choices.data_folder
+
     def set_data_folder(self, folder: str | Path) -> None:
         """Train on the sounds in ``folder`` (the dataset panel and the built-in sounds call it)."""
-        self.data_folder = Path(folder)
-        self.data_label.setText(self.data_folder.name or str(self.data_folder))
-        self.data_label.setToolTip(str(self.data_folder))
-        self._update_buttons()
+        self.choices.set_data_folder(folder)
 
     def set_family(self, name: str) -> None:
-        index = self.family_box.findData(name)
-        if index < 0:
-            raise TimbreLabError(f"model family {name!r} is not available")
-        self.family_box.setCurrentIndex(index)
+        self.choices.set_family(name)
 
     def set_custom(self, *, steps: int = 0, minutes: float = 0.0, settings: str = "") -> None:
         """Choose "Custom…" with these limits and ``NAME=VALUE`` settings."""
-        self.preset_box.setCurrentText(CUSTOM)
-        self.steps_box.setValue(steps)
-        self.minutes_box.setValue(minutes)
-        self.settings_edit.setText(settings)
-        self.settings_edit.setCursorPosition(0)
+        self.choices.set_custom(steps=steps, minutes=minutes, settings=settings)
 
     @property
     def family(self) -> str:
-        return str(self.family_box.currentData())
-
-    def _family_changed(self) -> None:
-        family = next((f for f in self._families if f.name == self.family), None)
-        if family is not None:
-            self.family_summary.setText(family.summary)
-            self.family_summary.setToolTip(f"Good for: {family.good_for}")
-            self.family_box.setToolTip(f"{family.summary}\nGood for: {family.good_for}")
-
-    def _preset_changed(self) -> None:
-        custom = self.preset_box.currentText() == CUSTOM
-        self.custom.setVisible(custom)
-        if custom:
-            self.custom.expand(animate=False)
-
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Sounds to learn from")
-        if folder:
-            self.set_data_folder(folder)
+        return self.choices.family
 
     # the child process ------------------------------------------------------------------------
 
@@ -282,9 +192,6 @@ class TrainingPanel(QWidget):
 
     def command(self, *, resume: bool = False) -> list[str]:
         """The child's argv (interpreter first) for the current choices."""
-        from synth_core.models import get_family
-        from synth_core.train import family_presets
-
         if self.data_folder is None:
             raise TimbreLabError("choose a folder of sounds to learn from first")
         if self.run_dir is None:
@@ -294,30 +201,12 @@ class TrainingPanel(QWidget):
             from synth_core.checkpoint import read_record
 
             family = read_record(self.run_dir).family
-        steps = minutes = device = preset = None
-        settings: list[str] = []
-        choice = self.preset_box.currentText()
-        if choice == CUSTOM:
-            steps = self.steps_box.value() or None
-            minutes = self.minutes_box.value() or None
-            device = self.device_edit.text().strip() or None
-            if not resume:
-                settings = self.settings_edit.text().split()
-        else:
-            _label, name, minutes = next(p for p in PRESETS if p[0] == choice)
-            known = family_presets(get_family(family).model_class)
-            if name in known and not resume:
-                preset = name
         return train_argv(
             self.data_folder,
             family,
             self.run_dir,
             resume=resume,
-            steps=steps,
-            minutes=minutes,
-            device=device,
-            preset=preset,
-            settings=settings,
+            **self.choices.train_options(family, resume=resume),
         )
 
     def start(self, *, resume: bool = False) -> None:
@@ -499,5 +388,4 @@ class TrainingPanel(QWidget):
         )
         self.use_button.setEnabled(self.has_checkpoint())
         self.preview_button.setEnabled(self._preview is not None)
-        for widget in (self.family_box, self.preset_box, self.data_button, self.custom):
-            widget.setEnabled(not running)
+        self.choices.set_locked(running)

@@ -49,10 +49,10 @@ def wait_until_finished(qtbot, panel: TrainingPanel, timeout_ms: int = 120_000) 
 
 
 def test_every_registered_family_is_offered_with_a_description(panel):
-    names = [panel.family_box.itemData(i) for i in range(panel.family_box.count())]
+    names = [panel.choices.family_box.itemData(i) for i in range(panel.choices.family_box.count())]
     assert "vae" in names
-    assert panel.family_summary.text()
-    assert "Good for" in panel.family_box.toolTip()
+    assert panel.choices.family_summary.text()
+    assert "Good for" in panel.choices.family_box.toolTip()
 
 
 @pytest.mark.slow
@@ -99,7 +99,7 @@ def test_pause_stop_and_resume_continue_the_same_run(qtbot, panel):
     assert (panel.run_dir / "model.json").is_file()
     assert panel.resume_button.isEnabled()
 
-    panel.steps_box.setValue(stopped_at + 2)
+    panel.choices.steps_box.setValue(stopped_at + 2)
     started = []
     panel.eventReceived.connect(lambda e: started.append(e) if isinstance(e, StartEvent) else None)
     panel.resume_button.click()
