@@ -1,0 +1,278 @@
+"""The spectral autoencoder: its network, representation, data statistics and saved state.
+
+What it plays, how it learns and its texture are mixed in from
+:mod:`~synth_core.models.spectral.sounds`, :mod:`~synth_core.models.spectral.learning` and
+:mod:`~synth_core.models.spectral.texture`; the package docstring gives the design.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from synth_core import dsp, latent, render
+from synth_core.models.base import TrainableModel, safe_audio
+from synth_core.models.spectral.config import SpectralConfig
+from synth_core.models.spectral.learning import SpectralLearning
+from synth_core.models.spectral.sounds import SpectralSounds
+from synth_core.models.spectral.texture import SpectralTexture
+
+if TYPE_CHECKING:
+    from synth_core.dataset import ClipSet
+
+log = logging.getLogger(__name__)
+
+PITCH_FEATURES = 2  # (MIDI − 60) / 24, and 1 where the pitch is known
+
+
+def pitch_features(pitch: Tensor | None, n: int, device: torch.device) -> Tensor:
+    if pitch is None:
+        return torch.zeros(n, PITCH_FEATURES, device=device)
+    pitch = pitch.to(device).float().reshape(n)
+    known = torch.isfinite(pitch)
+    centred = torch.where(known, (pitch - 60.0) / 24.0, torch.zeros_like(pitch))
+    return torch.stack([centred, known.float()], dim=-1)
+
+
+class SpectralAutoencoder(
+    SpectralSounds, SpectralTexture, SpectralLearning, TrainableModel, nn.Module
+):
+    """Convolutional autoencoder over standardised log-magnitude spectrograms.
+
+    Subclasses set ``family``, ``config_class`` and ``variational``; the VAE adds the KL terms.
+    Playing (:class:`SpectralSounds`), learning (:class:`SpectralLearning`) and texture
+    (:class:`SpectralTexture`) are mixed in from their own modules.
+    """
+
+    family: ClassVar[str] = ""
+    config_class: ClassVar[type[SpectralConfig]] = SpectralConfig
+    variational: ClassVar[bool] = False
+    # the Trainer's pitch/gain/shift augmentation blurs the partials this model learns
+    augments: ClassVar[bool] = False
+    can_encode: ClassVar[bool] = True
+    can_resynthesize: ClassVar[bool] = True
+    reconstructs_with_pitch: ClassVar[bool] = True
+
+    def __init__(self, config: SpectralConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.sample_rate = int(config.sample_rate)
+        c, bins, lc = config.channels, config.n_bins, config.latent_channels
+        out = 2 * lc if self.variational else lc
+        self.encoder = nn.Sequential(
+            nn.Conv1d(bins + PITCH_FEATURES, c, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv1d(c, c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv1d(c, c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv1d(c, out, 3, padding=1),
+        )
+        self.decoder = nn.Sequential(
+            nn.Conv1d(lc + PITCH_FEATURES, c, 3, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv1d(c, c, 5, padding=2),
+            nn.LeakyReLU(0.2),
+            nn.Upsample(size=config.n_frames, mode="nearest"),
+            nn.Conv1d(c, c, 5, padding=2),
+            nn.LeakyReLU(0.2),
+            nn.Conv1d(c, bins, 1),
+        )
+        self.register_buffer("bin_mean", torch.zeros(bins))
+        self.register_buffer("bin_std", torch.ones(bins))
+        self.register_buffer("pitched", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("train_pitches", torch.zeros(0))
+        self.register_buffer("train_latents", torch.zeros(0, config.latent_dim))
+        # per training clip and mel band: the jitter that gives its texture back (fit_texture)
+        self.register_buffer("train_texture", torch.zeros(0, config.texture_bands))
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+        k, size = config.pca_components, bins * config.n_frames
+        self.register_buffer("pca_mean", torch.zeros(size))
+        self.register_buffer("pca_basis", torch.zeros(k, size))
+        self.register_buffer("pca_scale", torch.ones(k))
+        # the network starts as "no correction" to the linear part and learns what it misses
+        nn.init.zeros_(self.decoder[-1].weight)
+        nn.init.zeros_(self.decoder[-1].bias)
+        self.axes = latent.LatentAxes.identity(config.latent_dim)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate)
+
+    @classmethod
+    def from_config(cls, config: SpectralConfig) -> SpectralAutoencoder:
+        return cls(config)
+
+    # representation ----------------------------------------------------------------------------
+
+    def analyse(self, audio: Tensor) -> Tensor:
+        """Audio ``[n, samples]`` → standardised log magnitude ``[n, bins, frames]``."""
+        cfg = self.config
+        mag = dsp.magnitude(audio, n_fft=cfg.n_fft, hop=cfg.hop)
+        return (torch.log(mag + cfg.log_floor) - self.bin_mean[:, None]) / self.bin_std[:, None]
+
+    def magnitude_of(self, standardised: Tensor) -> Tensor:
+        log_mag = standardised * self.bin_std[:, None] + self.bin_mean[:, None]
+        return (torch.exp(log_mag) - self.config.log_floor).clamp_min(0.0)
+
+    def render(self, standardised: Tensor, *, iterations: int | None = None) -> Tensor:
+        """Standardised log magnitude → audio ``[n, samples]`` (not yet peak-limited), with
+        ``iterations`` fast Griffin-Lim steps (default: the config's ``render_iterations``)."""
+        cfg = self.config
+        return render.render_magnitude(
+            self.magnitude_of(standardised),
+            n_fft=cfg.n_fft,
+            hop=cfg.hop,
+            length=cfg.clip_samples,
+            n_iter=cfg.render_iterations if iterations is None else int(iterations),
+        )
+
+    def resynthesize(self, audio: Tensor) -> Tensor:
+        """The renderer alone: real audio's magnitudes rendered back, no network in between
+        (what ``evaluate`` scores as the renderer's ceiling)."""
+        cfg = self.config
+        mag = dsp.magnitude(self._fit_length(audio), n_fft=cfg.n_fft, hop=cfg.hop)
+        out = render.render_magnitude(
+            mag, n_fft=cfg.n_fft, hop=cfg.hop, length=cfg.clip_samples, n_iter=cfg.render_iterations
+        )
+        return safe_audio(out)
+
+    # network -----------------------------------------------------------------------------------
+
+    def _conditioning(self, pitch: Tensor | None, n: int) -> Tensor:
+        device = self.bin_mean.device
+        if not bool(self.pitched):
+            return torch.zeros(n, PITCH_FEATURES, device=device)
+        return pitch_features(pitch, n, device)
+
+    def encode_spectrum(self, spec: Tensor, cond: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Standardised spectrum → (mean, log-variance or None), each ``[n, latent_dim]``."""
+        cond_frames = cond[:, :, None].expand(-1, -1, spec.shape[-1])
+        out = self.encoder(torch.cat([spec, cond_frames], dim=1)).flatten(1)
+        coeffs = ((spec.flatten(1) - self.pca_mean) @ self.pca_basis.T) / self.pca_scale
+        if self.variational:
+            mean, logvar = out.view(out.shape[0], 2, -1).unbind(1)
+            # the linear part is deterministic: its "log-variance" is never sampled or penalised
+            fixed = torch.full_like(coeffs, -30.0)
+            return torch.cat([coeffs, mean], -1), torch.cat([fixed, logvar.clamp(-12, 6)], -1)
+        return torch.cat([coeffs, out], -1), None
+
+    def decode(self, z: Tensor, pitch: Tensor | None = None) -> Tensor:
+        """Latents ``[n, latent_dim]`` → standardised log magnitude ``[n, bins, frames]``."""
+        cfg = self.config
+        k = cfg.pca_components
+        cond = self._conditioning(pitch, z.shape[0])
+        base = self.pca_mean + (z[:, :k] * self.pca_scale) @ self.pca_basis
+        h = z[:, k:].reshape(z.shape[0], cfg.latent_channels, cfg.latent_frames)
+        h = torch.cat([h, cond[:, :, None].expand(-1, -1, cfg.latent_frames)], dim=1)
+        return base.view(z.shape[0], cfg.n_bins, cfg.n_frames) + self.decoder(h)
+
+    # data statistics ---------------------------------------------------------------------------
+
+    def begin(self, clips: ClipSet) -> None:
+        """Per-bin statistics of the training spectra; whether to condition on pitch."""
+        cfg = self.config
+        with torch.no_grad():
+            total = torch.zeros(cfg.n_bins)
+            total_sq = torch.zeros(cfg.n_bins)
+            count = 0
+            for start in range(0, len(clips), 64):
+                mag = dsp.magnitude(clips.audio[start : start + 64], n_fft=cfg.n_fft, hop=cfg.hop)
+                log_mag = torch.log(mag + cfg.log_floor)
+                total += log_mag.sum((0, 2))
+                total_sq += log_mag.pow(2).sum((0, 2))
+                count += log_mag.shape[0] * log_mag.shape[2]
+            mean = total / count
+            std = (total_sq / count - mean.pow(2)).clamp_min(1e-4).sqrt()
+            self.bin_mean.copy_(mean)
+            self.bin_std.copy_(std.clamp_min(0.1))
+            has_pitch = bool(torch.isfinite(clips.pitch).any())
+            self.pitched.fill_(cfg.pitch_conditioning and has_pitch)
+            known = clips.pitch[torch.isfinite(clips.pitch)]
+            self.train_pitches = known.float().clone() if bool(self.pitched) else torch.zeros(0)
+            self._fit_pca(clips)
+
+    def _fit_pca(self, clips: ClipSet) -> None:
+        """The linear part: PCA of the training clips' standardised log spectrograms (at most
+        512 of them, chosen evenly), as in the eigen-sounds baseline."""
+        k = self.config.pca_components
+        if k == 0:
+            return
+        pick = torch.linspace(0, len(clips) - 1, min(len(clips), 512)).round().long().unique()
+        flat = torch.cat(
+            [
+                self.analyse(clips.audio[pick[i : i + 64]]).flatten(1)
+                for i in range(0, len(pick), 64)
+            ]
+        )
+        mean = flat.mean(0)
+        _, singular, vh = torch.linalg.svd(flat - mean, full_matrices=False)
+        found = min(k, vh.shape[0])
+        self.pca_mean.copy_(mean)
+        self.pca_basis.zero_()
+        self.pca_basis[:found] = vh[:found]
+        scale = torch.ones(k)
+        scale[:found] = singular[:found] / max(1.0, (flat.shape[0] - 1) ** 0.5)
+        self.pca_scale.copy_(scale.clamp_min(1e-3))
+
+    def end(self, clips: ClipSet) -> None:
+        """The training clips' final latents, then the sliders (:meth:`fit_sliders`) and the
+        texture (:meth:`fit_texture`)."""
+        device = self.bin_mean.device
+        latents = []
+        for start in range(0, len(clips), 64):
+            audio = clips.audio[start : start + 64].to(device)
+            pitch = clips.pitch[start : start + 64]
+            latents.append(self.encode(audio, pitch=pitch).cpu())
+        self.train_latents = torch.cat(latents).to(device)
+        if bool(self.pitched):  # aligned with train_latents, NaN where a clip has no label
+            self.train_pitches = clips.pitch.float().clone().to(device)
+        self.fit_sliders(clips)
+        self.fit_texture(clips.audio)
+
+    # pitch and clip length ---------------------------------------------------------------------
+
+    @property
+    def accepts_pitch(self) -> bool:
+        return bool(self.pitched)
+
+    @property
+    def pitch_conditioned(self) -> bool:
+        return bool(self.pitched)
+
+    def _fit_length(self, audio: Tensor) -> Tensor:
+        length = self.config.clip_samples
+        audio = audio.reshape(-1, audio.shape[-1]).float()
+        if audio.shape[-1] >= length:
+            return audio[:, :length]
+        return F.pad(audio, (0, length - audio.shape[-1]))
+
+    # state -------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Tensor]:
+        state = {k: v for k, v in self.state_dict().items()}
+        state.update(self.axes.state())
+        return state
+
+    def load_state(self, state: Mapping[str, Tensor]) -> None:
+        state = dict(state)
+        axes = latent.LatentAxes.from_state(state)
+        own = {k: v for k, v in state.items() if not k.startswith("latent.")}
+        # data-sized buffers are re-allocated to the saved shape before loading
+        self.train_pitches = torch.zeros_like(own["train_pitches"]).to(self.bin_mean.device)
+        self.train_latents = torch.zeros_like(own["train_latents"]).to(self.bin_mean.device)
+        # models saved before texture existed play as they did: no texture
+        own.setdefault("train_texture", torch.zeros(0, self.config.texture_bands))
+        self.train_texture = torch.zeros_like(own["train_texture"]).to(self.bin_mean.device)
+        self.load_state_dict(own, strict=True)
+        self.axes = axes
+
+    def _apply(self, fn: Any, recurse: bool = True) -> SpectralAutoencoder:
+        # keep the latent axes (plain tensors, not buffers) on the model's device
+        super()._apply(fn, recurse)
+        self.axes = latent.LatentAxes(*(fn(t) for t in vars(self.axes).values()))
+        return self

@@ -1,0 +1,176 @@
+"""What the spectral autoencoder plays: sliders, new sounds, encodings and reconstructions.
+
+New sounds are drawn near the training latents (a training latent moved part-way to one of its
+neighbours, :func:`synth_core.latent.neighbour_draw`): a single Gaussian over such a latent would
+land between unlike sounds (a bell and a drum) and decode to neither. Sliders are the PCA axes of
+the training latents, in σ. A reconstruction starts from the encoder's latent and refines it
+against the input (:meth:`SpectralSounds.refine`).
+Measured: docs/experiments/spectral-reconstruction.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from synth_core import dsp, latent
+from synth_core.errors import ModelConfigError
+from synth_core.models.base import Control, resolve_values, safe_audio
+from synth_core.models.spectral.texture import GRAIN
+
+if TYPE_CHECKING:
+    from synth_core.dataset import ClipSet
+    from synth_core.models.spectral.config import SpectralConfig
+
+
+class SpectralSounds:
+    """The playing part of :class:`~synth_core.models.spectral.model.SpectralAutoencoder`.
+
+    A mixin over the model's network (``encode_spectrum``, ``decode``, ``render``) and its
+    training latents; its one state is the slider axes, ``self.axes``.
+    """
+
+    config: SpectralConfig
+    family: str
+    sample_rate: int
+    axes: latent.LatentAxes
+    bin_mean: Tensor
+    pitched: Tensor
+    train_pitches: Tensor
+    train_latents: Tensor
+    train_texture: Tensor
+
+    def fit_sliders(self, clips: ClipSet) -> None:
+        """The sliders' axes: PCA of the training latents, named by the clips' descriptors."""
+        values = dsp.descriptors(clips.audio, clips.sample_rate, clips.pitch)
+        self.axes = latent.fit_axes(self.train_latents, {k: v.cpu() for k, v in values.items()})
+
+    def values_from_audio(self, audio: Tensor) -> dict[str, float] | None:
+        """The latent-axis sliders at the encoding of ``audio`` ``[samples]``, and ``variation``
+        at 0 so the sliders alone decide the sound."""
+        with torch.no_grad():
+            coords = self.axes.to_coords(self.encode(audio.reshape(1, -1)))[0]
+        values = {}
+        for control in self.controls():
+            if control.name.startswith("axis_"):
+                values[control.name] = float(coords[int(control.name.split("_", 1)[1]) - 1])
+            elif control.name == latent.VARIATION.name:
+                values[control.name] = 0.0
+        return values
+
+    def controls(self) -> list[Control]:
+        shown = latent.axis_controls(self.axes, self.config.n_controls) + [latent.VARIATION]
+        return shown + ([GRAIN] if self._has_texture() else [])
+
+    @torch.no_grad()
+    def encode(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
+        """Latent means ``[n, latent_dim]`` of ``audio`` ``[n, samples]``."""
+        spec = self.analyse(self._fit_length(audio).to(self.bin_mean.device))
+        mean, _ = self.encode_spectrum(spec, self._conditioning(pitch, spec.shape[0]))
+        return mean
+
+    @torch.no_grad()
+    def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
+        """Encode and decode ``audio`` ``[n, samples]``; ``pitch`` (MIDI ``[n]``) helps a
+        pitch-conditioned model, estimated from the audio when not given."""
+        audio = self._fit_length(audio).to(self.bin_mean.device)
+        if audio.shape[0] == 0:
+            return torch.zeros(0, self.config.clip_samples)
+        if bool(self.pitched) and pitch is None:
+            pitch = dsp.hz_to_midi(dsp.f0_hz(audio, self.sample_rate))
+        spec = self.analyse(audio)
+        z = self.refine(spec, pitch, steps=self.config.refine_steps)
+        out = self.render(self.decode(z, pitch), iterations=self.config.reconstruct_iterations)
+        return safe_audio(out).cpu()
+
+    def refine(self, spec: Tensor, pitch: Tensor | None, *, steps: int) -> Tensor:
+        """Latents ``[n, latent_dim]`` for standardised spectra ``[n, bins, frames]``: the
+        encoder's, then ``steps`` Adam steps on them (weights frozen) against the input.
+
+        An encoder trained for CPU-minutes on a few hundred clips lands near, not on, the latent
+        that its own decoder would need for a new sound (the "amortisation gap", Cremer et al.,
+        2018; refining it by gradient steps is semi-amortised inference, Kim et al., 2018). The
+        target is the training loss's log-magnitude L1 plus spectral convergence of the linear
+        magnitude, which weights the loud partials that a listener (and that metric) hears first.
+
+        Only reconstruction refines: new sounds are drawn between the encoder's latents of the
+        training clips, which stay on the decoder's manifold.
+        Measured: docs/experiments/spectral-reconstruction.md.
+        """
+        with torch.no_grad():
+            z, _ = self.encode_spectrum(spec, self._conditioning(pitch, spec.shape[0]))
+            if steps <= 0:
+                return z
+            target = self.magnitude_of(spec)
+            target_norm = target.flatten(1).norm(dim=-1).clamp_min(1e-6)
+        z = z.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([z], lr=float(self.config.refine_rate))
+        with torch.enable_grad():  # callers such as ``reconstruct`` run under no_grad
+            for _ in range(int(steps)):
+                out = self.decode(z, pitch)
+                convergence = (self.magnitude_of(out) - target).flatten(1).norm(dim=-1)
+                loss = (out - spec).abs().mean() + (convergence / target_norm).mean()
+                # the gradient of z alone: the weights' .grad stay untouched
+                (z.grad,) = torch.autograd.grad(loss, z)
+                optimizer.step()
+        return z.detach()
+
+    def draw_latents(
+        self, values: Mapping[str, float], *, n: int, seed: int | None, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor | None]:
+        """``n`` latents for new sounds and the training sound each was drawn near (None
+        before training has fitted its latents): a neighbour draw moved by the sliders."""
+        if self.train_latents.shape[0] == 0:  # the prior
+            coords = latent.coords_from_values(
+                values, self.axes.components.shape[0], n=n, generator=generator
+            )
+            return self.axes.to_latent(coords).to(self.bin_mean.device), None
+        starts = latent.seeded_anchors(self.train_latents.shape[0], seed, n, generator)
+        return latent.neighbour_draw(
+            self.train_latents, self.axes, values, n=n, generator=generator, anchors=starts
+        )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        values: Mapping[str, float] | None = None,
+        *,
+        n: int = 1,
+        seed: int | None = None,
+        pitch: float | None = None,
+    ) -> Tensor:
+        """``n`` sounds ``[n, samples]``: each seed draws a latent near the training latents and
+        the sliders move it along the PCA axes (:func:`synth_core.latent.neighbour_draw`); at
+        ``pitch`` (MIDI) or at pitches drawn from the training labels."""
+        if n < 1:
+            raise ModelConfigError(f"n must be at least 1, got {n}")
+        resolved = resolve_values(self.controls(), values)
+        generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        if generator is None:
+            generator = torch.Generator()
+            generator.seed()
+        z, anchors = self.draw_latents(resolved, n=n, seed=seed, generator=generator)
+        pitches = None
+        if bool(self.pitched):
+            if pitch is not None:
+                if not 0 <= float(pitch) <= 127:
+                    raise ModelConfigError(f"pitch {pitch} is outside MIDI 0–127")
+                pitches = torch.full((n,), float(pitch))
+            elif anchors is not None and self.train_pitches.numel() == self.train_latents.shape[0]:
+                pitches = self.train_pitches.cpu()[anchors]  # the pitch of the sound drawn near
+            elif self.train_pitches.numel() > 0:
+                pick = torch.randint(0, self.train_pitches.numel(), (n,), generator=generator)
+                pitches = self.train_pitches.cpu()[pick]
+        elif pitch is not None:
+            raise ModelConfigError(
+                f"this {self.family} model was trained without pitch labels, so --pitch "
+                "cannot set its pitch (name files like kick__p036.wav to label them)"
+            )
+        spec = self.decode(z, pitches)
+        if anchors is not None and self._has_texture():
+            sigma = self.train_texture[anchors.to(self.train_texture.device)] * resolved["grain"]
+            spec = spec + self.texture_jitter(sigma, spec.shape[-1], generator)
+        return safe_audio(self.render(spec)).cpu()
