@@ -6,6 +6,12 @@ and the result is emitted as ``soundGenerated(samples, sample_rate)`` for the so
 played when auto-play is on. Slider gestures, resets, random draws, pad moves and loaded presets
 are undoable (Ctrl+Z / Ctrl+Shift+Z). Models that can continue a recording
 (``model.takes_primer``) get a "Primer…" button; the folder it was last chosen from is remembered.
+
+The panel wires its parts together; each part is its own module: the model list
+(:mod:`app.widgets.model_picker`), the seed row (:mod:`~app.panels.explore_seed`), the preset row
+(:mod:`~app.panels.explore_presets`), the primer row (:mod:`~app.panels.explore_primer`), the
+morph pad and its corners (:mod:`~app.panels.explore_morph`), the keyboard
+(:mod:`~app.panels.explore_pitch`) and the undo commands (:mod:`~app.panels.explore_undo`).
 """
 
 from __future__ import annotations
@@ -16,77 +22,43 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from app.panels.explore_morph import MorphBox
+from app.panels.explore_pitch import DEFAULT_PITCH, PITCH_CONTROL, PitchBox, is_pitch_conditioned
+from app.panels.explore_presets import PresetBar
+from app.panels.explore_primer import PrimerBar
+from app.panels.explore_seed import SeedBar
+from app.panels.explore_sound import render_setting, values_for_file
+from app.panels.explore_undo import SetValues, undo_actions
 from app.settings import AppSettings
 from app.widgets.control_row import ControlRow
-from app.widgets.drag_out import DragOutHandle
-from app.widgets.keyboard import KeyboardStrip, note_name
-from app.widgets.xy_pad import CORNER_NAMES, XYPad
+from app.widgets.model_picker import ModelPicker
+from app.widgets.xy_pad import CORNER_NAMES
 from app.workers import LatestOnlyWorker
-from synth_core.errors import TimbreLabError
-from synth_core.models.base import Control, SoundModel, resolve_values
-from synth_core.studio import (
+from synth_core.control_values import (
     Preset,
     fill_values,
     load_preset,
-    morph_values,
     random_values,
     save_preset,
 )
+from synth_core.errors import TimbreLabError
+from synth_core.models.base import Control, SoundModel, resolve_values
 
 log = logging.getLogger(__name__)
 
 Player = Callable[[np.ndarray, int], None]
-MAX_SEED = 2**31 - 1
-DEFAULT_PITCH = 60
-
-
-PITCH_CONTROL = "pitch"
-
-
-def is_pitch_conditioned(model: SoundModel) -> bool:
-    """True when the model plays notes: it has a ``pitch`` slider (physical instruments) or it
-    learnt from pitch labels (``model.pitch_conditioned``)."""
-    if any(c.name == PITCH_CONTROL for c in model.controls()):
-        return True
-    return model.pitch_conditioned
-
-
-class _SetValues(QUndoCommand):
-    def __init__(
-        self,
-        panel: ExplorePanel,
-        before: Mapping[str, float],
-        after: Mapping[str, float],
-        text: str,
-    ) -> None:
-        super().__init__(text)
-        self._panel = panel
-        self._before = dict(before)
-        self._after = dict(after)
-
-    def redo(self) -> None:
-        self._panel.apply_values(self._after)
-
-    def undo(self) -> None:
-        self._panel.apply_values(self._before)
 
 
 class ExplorePanel(QWidget):
@@ -106,11 +78,14 @@ class ExplorePanel(QWidget):
     generationFailed(message: str)
     modelRequested(model_id: str)
         The user chose another model in the model list.
+    learnRequested(target: str)
+        MIDI learn asked for on a slider (``control:<name>``) or a pad axis (``pad:x``).
     """
 
     soundGenerated = Signal(object, int)
     generationFailed = Signal(str)
     modelRequested = Signal(str)
+    learnRequested = Signal(str)
 
     def __init__(
         self,
@@ -127,8 +102,6 @@ class ExplorePanel(QWidget):
         self.model_id = ""
         self._values: dict[str, float] = {}
         self._rows: dict[str, ControlRow] = {}
-        self._corners: list[dict[str, float]] = [{}, {}, {}, {}]
-        self._corner_seeds = [0, 1, 2, 3]
         self._drag_start: dict[str, float] | None = None
         self._last_sound: tuple[np.ndarray, int] | None = None
         self.last_latency_ms: float | None = None
@@ -144,14 +117,8 @@ class ExplorePanel(QWidget):
     # building ---------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.model_box = QComboBox()
-        self.model_box.setToolTip("Starter models, your recent runs and the physical instruments")
-        self.model_box.setAccessibleName("Model")
-        self.model_box.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.model_box.setMinimumContentsLength(16)
-        self.model_box.activated.connect(self._model_chosen)
+        self.model_box = ModelPicker()
+        self.model_box.modelRequested.connect(self.modelRequested)
         self.title = "No model loaded"
 
         self.rows_box = QWidget()
@@ -163,74 +130,24 @@ class ExplorePanel(QWidget):
         scroll.setWidget(self.rows_box)
         scroll.setMinimumHeight(80)
 
-        self.reset_button = QPushButton("Reset all")
-        self.reset_button.setToolTip("Every slider back to its default")
-        self.randomise_button = QPushButton("Randomise")
-        self.randomise_button.setToolTip("A random setting within ±2 σ, drawn from the seed")
-        self.seed_box = QSpinBox()
-        self.seed_box.setRange(0, MAX_SEED)
-        self.seed_box.setPrefix("seed ")
-        self.seed_box.setKeyboardTracking(False)
-        self.seed_box.setToolTip("The seed of the sound and of the next random draw")
-        self.seed_box.setAccessibleName("Seed")
-        self.autoplay = QCheckBox("Auto-play")
-        self.autoplay.setChecked(True)
-        self.autoplay.setToolTip("Play every new sound as soon as it is ready")
-
-        self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
-        for action in (self.undo_action, self.redo_action):
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            self.addAction(action)
-
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.reset_button)
-        buttons.addWidget(self.randomise_button)
-        buttons.addWidget(self.seed_box)
-        buttons.addStretch(1)
-        buttons.addWidget(self.autoplay)
-
-        self.save_preset_button = QPushButton("Save preset…")
-        self.load_preset_button = QPushButton("Load preset…")
-        presets = QHBoxLayout()
-        presets.addWidget(self.save_preset_button)
-        presets.addWidget(self.load_preset_button)
-        presets.addStretch(1)
-
-        self.pad = XYPad()
-        pad_box = QGroupBox("Morph")
-        pad_layout = QVBoxLayout(pad_box)
-        pad_layout.addWidget(self.pad)
-
-        self.keyboard = KeyboardStrip()
-        self.pitch_box = QGroupBox("Pitch")
-        pitch_layout = QVBoxLayout(self.pitch_box)
-        pitch_layout.addWidget(self.keyboard)
-
+        self.seed_bar = SeedBar()
+        self.reset_button = self.seed_bar.reset_button
+        self.randomise_button = self.seed_bar.randomise_button
+        self.seed_box = self.seed_bar.seed_box
+        self.autoplay = self.seed_bar.autoplay
+        self.undo_action, self.redo_action = undo_actions(self, self.undo_stack)
+        self.preset_bar = PresetBar(self._sound_for_drag)
+        self.primer_box = PrimerBar(self._settings)
+        self.primer_label = self.primer_box.primer_label
+        self.primer_button = self.primer_box.primer_button
+        self.clear_primer_button = self.primer_box.clear_primer_button
+        self.primer_box.setVisible(False)
+        self.morph_box = MorphBox()
+        self.pad = self.morph_box.pad
+        self.pitch_box = PitchBox()
+        self.keyboard = self.pitch_box.keyboard
         self.status = QLabel("Load a model to play with it.")
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-        self.drag_handle = DragOutHandle(self._sound_for_drag)
-        presets.addWidget(self.drag_handle)
-
-        self.primer_button = QPushButton("Primer…")
-        self.primer_button.setToolTip(
-            "A recording for the model to continue: each sound starts with it, as the model "
-            "hears it, and goes on from there"
-        )
-        self.primer_label = QLabel("no primer")
-        self.primer_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.clear_primer_button = QPushButton("No primer")
-        self.clear_primer_button.setToolTip("Start from the model's own sounds again")
-        self.primer_box = QWidget()
-        primer_row = QHBoxLayout(self.primer_box)
-        primer_row.setContentsMargins(0, 0, 0, 0)
-        primer_row.addWidget(self.primer_button)
-        primer_row.addWidget(self.primer_label, 1)
-        primer_row.addWidget(self.clear_primer_button)
-        self.primer_box.setVisible(False)
 
         model_row = QHBoxLayout()
         model_row.addWidget(QLabel("Model"))
@@ -239,24 +156,25 @@ class ExplorePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(model_row)
         layout.addWidget(scroll, 2)
-        layout.addLayout(buttons)
-        layout.addLayout(presets)
+        layout.addWidget(self.seed_bar)
+        layout.addWidget(self.preset_bar)
         layout.addWidget(self.primer_box)
-        layout.addWidget(pad_box, 3)
+        layout.addWidget(self.morph_box, 3)
         layout.addWidget(self.pitch_box)
         layout.addWidget(self.status)
 
         self.reset_button.clicked.connect(self.reset_all)
         self.randomise_button.clicked.connect(self.randomise)
         self.seed_box.valueChanged.connect(lambda _seed: self.request_sound())
-        self.save_preset_button.clicked.connect(self._save_preset_dialog)
-        self.load_preset_button.clicked.connect(self._load_preset_dialog)
-        self.primer_button.clicked.connect(self._primer_dialog)
-        self.clear_primer_button.clicked.connect(lambda: self.set_primer_file(None))
+        self.preset_bar.saveRequested.connect(self._save_preset_chosen)
+        self.preset_bar.loadRequested.connect(self._load_preset_chosen)
+        self.primer_box.fileChosen.connect(self._primer_chosen)
+        self.primer_box.cleared.connect(lambda: self.set_primer_file(None))
         self.pad.moved.connect(self._pad_moved)
         self.pad.released.connect(self._pad_released)
         self.pad.cornerAction.connect(self._corner_action)
         self.pad.fileDropped.connect(self._corner_file)
+        self.pad.learnRequested.connect(self.learnRequested)
         self.keyboard.noteChosen.connect(self._note_chosen)
 
     def _set_enabled(self, enabled: bool) -> None:
@@ -264,37 +182,15 @@ class ExplorePanel(QWidget):
             self.reset_button,
             self.randomise_button,
             self.seed_box,
-            self.save_preset_button,
-            self.load_preset_button,
+            self.preset_bar,
             self.pad,
             self.keyboard,
-            self.drag_handle,
         ):
             widget.setEnabled(enabled)
 
     def set_model_list(self, entries: list[tuple[str, str, str]]) -> None:
         """Fill the model list with ``(model_id, title, tooltip)`` entries."""
-        self.model_box.blockSignals(True)
-        self.model_box.clear()
-        for model_id, title, tooltip in entries:
-            self.model_box.addItem(title, model_id)
-            self.model_box.setItemData(
-                self.model_box.count() - 1, tooltip, Qt.ItemDataRole.ToolTipRole
-            )
-        self._select_current()
-        self.model_box.blockSignals(False)
-
-    def _select_current(self) -> None:
-        index = self.model_box.findData(self.model_id)
-        if index < 0 and self.model_id:
-            self.model_box.addItem(Path(self.model_id).name or self.model_id, self.model_id)
-            index = self.model_box.count() - 1
-        self.model_box.setCurrentIndex(index)
-
-    def _model_chosen(self, index: int) -> None:
-        model_id = self.model_box.itemData(index)
-        if model_id and model_id != self.model_id:
-            self.modelRequested.emit(str(model_id))
+        self.model_box.set_entries(entries)
 
     def _sound_for_drag(self) -> tuple[np.ndarray, int, str] | None:
         if self._last_sound is None:
@@ -314,28 +210,20 @@ class ExplorePanel(QWidget):
         self.model = model
         self.model_id = model_id
         self.title = title or f"{model_id} ({model.family})"
-        self.model_box.setToolTip(self.title)
-        self.model_box.blockSignals(True)
-        self._select_current()
-        self.model_box.blockSignals(False)
+        self.model_box.show_model(model_id, self.title)
         self.undo_stack.clear()
         controls = model.controls()
         self._build_rows(controls)
         self._values = resolve_values(controls, None)
-        self._corners = [dict(self._values)] + [
-            random_values(controls, seed=s) for s in self._corner_seeds[1:]
-        ]
-        for k in range(4):
-            self.pad.set_corner_label(k, "default" if k == 0 else f"seed {self._corner_seeds[k]}")
-        self.pad.set_position(0.0, 0.0)
+        self.morph_box.reset(controls, self._values)
         pitched = is_pitch_conditioned(model)
         self.pitch_box.setVisible(pitched)
         note = self._values.get(PITCH_CONTROL, DEFAULT_PITCH)
         self.keyboard.set_note(round(note) if pitched else None)
-        self._show_pitch()
+        self.pitch_box.show_note()
         self.primer_path = None
         self.primer_box.setVisible(model.takes_primer)
-        self._show_primer()
+        self.primer_box.show_primer(self.primer_path)
         self._set_enabled(True)
         self.request_sound()
 
@@ -347,6 +235,7 @@ class ExplorePanel(QWidget):
             row = ControlRow(control)
             row.valueChanged.connect(self._row_changed)
             row.valueCommitted.connect(self._row_committed)
+            row.learnRequested.connect(self.learnRequested)
             self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
             self._rows[control.name] = row
 
@@ -379,15 +268,9 @@ class ExplorePanel(QWidget):
         self._values = carried(self._values)
         for name, row in self._rows.items():
             row.set_value(self._values[name])
-        self._corners = [carried(corner) for corner in self._corners]
-        self._show_primer()
+        self.morph_box.carry(carried)
+        self.primer_box.show_primer(self.primer_path)
         self.request_sound()
-
-    def _show_primer(self) -> None:
-        path = self.primer_path
-        self.primer_label.setText("no primer" if path is None else path.name)
-        self.primer_label.setToolTip("" if path is None else str(path))
-        self.clear_primer_button.setEnabled(path is not None)
 
     @property
     def values(self) -> dict[str, float]:
@@ -396,7 +279,7 @@ class ExplorePanel(QWidget):
 
     @property
     def seed(self) -> int:
-        return int(self.seed_box.value())
+        return self.seed_bar.seed
 
     @property
     def pitch(self) -> float | None:
@@ -412,7 +295,7 @@ class ExplorePanel(QWidget):
         return self._last_sound
 
     def corner_values(self, corner: int) -> dict[str, float]:
-        return dict(self._corners[corner])
+        return self.morph_box.corner_values(corner)
 
     def apply_values(self, values: Mapping[str, float]) -> None:
         """Set the sliders to ``values`` (not recorded for undo) and render."""
@@ -427,12 +310,12 @@ class ExplorePanel(QWidget):
     def _follow_pitch_slider(self) -> None:
         if PITCH_CONTROL in self._values and not self.pitch_box.isHidden():
             self.keyboard.set_note(round(self._values[PITCH_CONTROL]))
-            self._show_pitch()
+            self.pitch_box.show_note()
 
     def _change(self, after: Mapping[str, float], text: str) -> None:
         """An undoable change from the current values to ``after``."""
         if dict(after) != self._values:
-            self.undo_stack.push(_SetValues(self, self._values, after, text))
+            self.undo_stack.push(SetValues(self, self._values, after, text))
 
     # actions ----------------------------------------------------------------------------------
 
@@ -446,16 +329,13 @@ class ExplorePanel(QWidget):
             return
         seed = self.seed
         self._change(random_values(self.model.controls(), seed=seed), f"Randomise (seed {seed})")
-        self.seed_box.blockSignals(True)
-        self.seed_box.setValue((seed + 1) % MAX_SEED)
-        self.seed_box.blockSignals(False)
+        self.seed_bar.set_seed_quietly(self.seed_bar.next_seed(seed))
 
     def set_corner(self, corner: int, values: Mapping[str, float], label: str) -> None:
         """Let ``corner`` of the pad hold ``values``."""
         if self.model is None:
             return
-        self._corners[corner] = fill_values(self.model.controls(), values)
-        self.pad.set_corner_label(corner, label)
+        self.morph_box.set_corner(corner, fill_values(self.model.controls(), values), label)
 
     def morph_to(self, x: float, y: float) -> None:
         """Move the pad's puck to ``x``, ``y`` and render the morph there (not undoable alone)."""
@@ -483,12 +363,10 @@ class ExplorePanel(QWidget):
         preset = load_preset(
             path, model=self.model_id, family=self.model.family, controls=self.model.controls()
         )
-        self.seed_box.blockSignals(True)
-        self.seed_box.setValue(preset.seed)
-        self.seed_box.blockSignals(False)
+        self.seed_bar.set_seed_quietly(preset.seed)
         if preset.pitch is not None and not self.pitch_box.isHidden():
             self.keyboard.set_note(round(preset.pitch))
-            self._show_pitch()
+            self.pitch_box.show_note()
         if preset.values != self._values:
             self._change(preset.values, f"Load preset {preset.name}")
         else:
@@ -502,20 +380,9 @@ class ExplorePanel(QWidget):
         return values
 
     def _values_for_file(self, path: str | Path) -> dict[str, float]:
-        from synth_core import audio as audio_io
-
         if self.model is None:
             raise TimbreLabError("load a model before dropping a sound on it")
-        clip = audio_io.load(path, sample_rate=self.model.sample_rate, mono=True)
-        import torch
-
-        values = self.model.values_from_audio(torch.as_tensor(clip.samples, dtype=torch.float32))
-        if values is None:
-            raise TimbreLabError(
-                f"the {self.model.family} family has no encoder: it cannot turn a sound into "
-                "slider settings"
-            )
-        return fill_values(self.model.controls(), values)
+        return values_for_file(self.model, path)
 
     # generation -------------------------------------------------------------------------------
 
@@ -524,7 +391,12 @@ class ExplorePanel(QWidget):
         if self.model is None or self._closed:
             return
         self._worker.submit(
-            _render, self.model, dict(self._values), self.seed, self.pitch, time.perf_counter()
+            render_setting,
+            self.model,
+            dict(self._values),
+            self.seed,
+            self.pitch,
+            time.perf_counter(),
         )
 
     def _generated(self, result: tuple[np.ndarray, int, float]) -> None:
@@ -559,7 +431,7 @@ class ExplorePanel(QWidget):
 
     def _row_committed(self, name: str, before: float, after: float) -> None:
         previous = dict(self._values, **{name: before})
-        command = _SetValues(self, previous, dict(self._values, **{name: after}), f"Set {name}")
+        command = SetValues(self, previous, dict(self._values, **{name: after}), f"Set {name}")
         self.undo_stack.push(command)
 
     def _pad_moved(self, x: float, y: float) -> None:
@@ -567,7 +439,7 @@ class ExplorePanel(QWidget):
             return
         if self._drag_start is None:
             self._drag_start = dict(self._values)
-        self._values = morph_values(self.model.controls(), self._corners, x, y)
+        self._values = self.morph_box.values_at(self.model.controls(), x, y)
         for name, row in self._rows.items():
             row.set_value(self._values[name])
         self._follow_pitch_slider()
@@ -590,7 +462,7 @@ class ExplorePanel(QWidget):
         else:
             seed = self.seed
             self.set_corner(corner, random_values(self.model.controls(), seed=seed), f"seed {seed}")
-            self.seed_box.setValue((seed + 1) % MAX_SEED)
+            self.seed_box.setValue(self.seed_bar.next_seed(seed))
 
     def _corner_file(self, corner: int, path: str) -> None:
         try:
@@ -602,57 +474,31 @@ class ExplorePanel(QWidget):
         self.status.setText(f"Corner {CORNER_NAMES[corner]} holds {Path(path).name}")
 
     def _note_chosen(self, midi: int) -> None:
-        self._show_pitch()
+        self.pitch_box.show_note()
         if PITCH_CONTROL in self._rows:
             self._change(dict(self._values, **{PITCH_CONTROL: float(midi)}), "Pitch")
         else:
             self.request_sound()
 
-    def _show_pitch(self) -> None:
-        note = self.keyboard.note
-        self.pitch_box.setTitle(
-            "Pitch" if note is None else f"Pitch: {note_name(note)} (MIDI {note})"
-        )
-
-    def _save_preset_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save preset", "", "Presets (*.json)")
-        if not path:
-            return
-        if not path.endswith(".json"):
-            path += ".json"
+    def _save_preset_chosen(self, path: str) -> None:
         try:
             self.save_preset(path)
         except TimbreLabError as error:
             QMessageBox.warning(self, "Cannot save the preset", str(error))
 
-    def _primer_dialog(self) -> None:
-        start = ""
-        if self._settings is not None and self._settings.primer_folder is not None:
-            start = str(self._settings.primer_folder)
-        from synth_core.audio import FORMAT_BY_SUFFIX
+    def _load_preset_chosen(self, path: str) -> None:
+        try:
+            self.load_preset(path)
+        except TimbreLabError as error:
+            QMessageBox.warning(self, "Cannot load the preset", str(error))
 
-        patterns = " ".join(f"*{suffix}" for suffix in FORMAT_BY_SUFFIX)
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a recording to continue", start, f"Sounds ({patterns})"
-        )
-        if not path:
-            return
+    def _primer_chosen(self, path: str) -> None:
         try:
             self.set_primer_file(path)
         except TimbreLabError as error:
             QMessageBox.warning(self, "Cannot use this recording", str(error))
             return
-        if self._settings is not None:
-            self._settings.primer_folder = Path(path).parent
-
-    def _load_preset_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load preset", "", "Presets (*.json)")
-        if not path:
-            return
-        try:
-            self.load_preset(path)
-        except TimbreLabError as error:
-            QMessageBox.warning(self, "Cannot load the preset", str(error))
+        self.primer_box.remember(path)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
         if event.mimeData().hasUrls() and self.model is not None:
@@ -667,15 +513,3 @@ class ExplorePanel(QWidget):
             self.encode_file(urls[0].toLocalFile())
         except TimbreLabError as error:
             QMessageBox.warning(self, "Cannot use this sound", str(error))
-
-
-def _render(
-    model: SoundModel, values: dict[str, float], seed: int, pitch: float | None, started: float
-) -> tuple[np.ndarray, int, float]:
-    # runs on the worker thread; one thread so torch's own pool does the parallel work
-    audio = model.generate(values, n=1, seed=seed, pitch=pitch)
-    return (
-        audio[0].detach().cpu().numpy().astype(np.float32, copy=False),
-        model.sample_rate,
-        started,
-    )
