@@ -8,6 +8,7 @@ The package is split by what each part holds:
   :class:`Preview`, :class:`Callbacks`, :class:`TrainResult`);
 - :mod:`~synth_core.train.data`: the held-out split, the data fingerprint, augmentation;
 - :mod:`~synth_core.train.device`: the device and thread count;
+- :mod:`~synth_core.train.optimizer`: the learner's optimiser: learning rate, state, device;
 - :mod:`~synth_core.train.learners`: a fresh learner from a family, a preset and ``--set`` pairs.
 
 The command (``timbrelab train``) is :mod:`synth_core.commands.train`; the JSON-lines events it

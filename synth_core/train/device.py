@@ -1,4 +1,4 @@
-"""Where training runs: the device to use, how many CPU threads, and optimiser state on it."""
+"""Where training runs: the device to use and how many CPU threads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import torch
 
 from synth_core.errors import DeviceError
-from synth_core.models.base import TrainableModel
 
 
 def select_device(requested: str | None = None) -> torch.device:
@@ -43,20 +42,6 @@ def select_device(requested: str | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def rehome_optimizers(learner: TrainableModel) -> None:
-    """Put every optimiser's state on its parameters' device.
-
-    A resumed run loads its optimiser state while the learner is still on the CPU; moving the
-    learner to a GPU afterwards moves the parameters but not that state, and the next Adam step
-    fails with "Expected all tensors to be on the same device" (found by ``bench/gpu_check.sh``
-    on an H200). ``load_state_dict`` casts each state tensor to its parameter's device (Adam's
-    step counters stay where torch wants them).
-    """
-    for value in vars(learner).values():
-        if isinstance(value, torch.optim.Optimizer) and value.state:
-            value.load_state_dict(value.state_dict())
 
 
 def configure_threads(device: torch.device) -> int:

@@ -27,7 +27,8 @@ from synth_core.errors import DiskFullError, TrainingError
 from synth_core.models.base import Batch, TrainableModel
 from synth_core.train.budget import Budget, Callbacks, Preview, Progress, TrainResult
 from synth_core.train.data import AUGMENT_BELOW_CLIPS, augment, fingerprint, split_held_out
-from synth_core.train.device import configure_threads, rehome_optimizers, select_device
+from synth_core.train.device import configure_threads, select_device
+from synth_core.train.optimizer import LearnerOptimizer, rehome_optimizers
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class Trainer:
         data_folder: str | None = None,
     ) -> None:
         self.learner = learner
+        self.optim = LearnerOptimizer(learner)
         self.budget = budget
         self.callbacks = callbacks or Callbacks()
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -147,42 +149,10 @@ class Trainer:
     def paused(self) -> bool:
         return not self._running.is_set()
 
-    # learning rate ---------------------------------------------------------------------------
-
-    def _optimizer(self) -> torch.optim.Optimizer | None:
-        optimizer = self.learner.optimizer
-        return optimizer if isinstance(optimizer, torch.optim.Optimizer) else None
-
     @property
     def lr(self) -> float | None:
-        optimizer = self._optimizer()
-        return None if optimizer is None else float(optimizer.param_groups[0]["lr"])
-
-    def _scale_lr(self, factor: float) -> None:
-        optimizer = self._optimizer()
-        if optimizer is not None:
-            for group in optimizer.param_groups:
-                group["lr"] = group["lr"] * factor
-
-    # optimiser state ---------------------------------------------------------------------------
-
-    def _optimizer_state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        own = self.learner.optimizer_state()
-        if own is not None:
-            return dict(own), {}
-        optimizer = self._optimizer()
-        if optimizer is None:
-            return {}, {}
-        return ckpt.flatten_optimizer_state(optimizer.state_dict())
-
-    def _load_optimizer_state(self, tensors: Mapping[str, Tensor], rest: Mapping[str, Any]) -> None:
-        if self.learner.load_optimizer_state(
-            {k: v for k, v in tensors.items() if not k.startswith("trainer.")}
-        ):
-            return
-        optimizer = self._optimizer()
-        if optimizer is not None and rest.get("param_groups"):
-            optimizer.load_state_dict(ckpt.unflatten_optimizer_state(tensors, rest))
+        """The learning rate now (halved by each NaN roll-back); None without an optimiser."""
+        return self.optim.lr
 
     # resuming ----------------------------------------------------------------------------------
 
@@ -210,7 +180,7 @@ class Trainer:
                     step,
                 )
             else:
-                self._load_optimizer_state(tensors, record.optimizer)
+                self.optim.load_state(tensors, record.optimizer)
                 ckpt.restore_rng_state(tensors, self.generator)
         if record.dataset.get("fingerprint") not in (None, self.fingerprint):
             self._warn(f"the data differs from what {run_dir} was trained on; continuing with it")
@@ -245,7 +215,7 @@ class Trainer:
         state = {k: v.detach().clone() for k, v in self.learner.state().items()}
         if not _all_finite(state):
             return
-        optimizer = self._optimizer_state()
+        optimizer = self.optim.state()
         self._snapshot = (
             self.step,
             state,
@@ -262,9 +232,9 @@ class Trainer:
         lr_before = self.lr
         step, state, (opt_tensors, opt_rest) = self._snapshot
         self.learner.load_state(state)
-        self._load_optimizer_state(opt_tensors, opt_rest)
+        self.optim.load_state(opt_tensors, opt_rest)
         if lr_before is not None:
-            self._scale_lr(0.5 * lr_before / max(self.lr or lr_before, 1e-30))
+            self.optim.scale_lr(0.5 * lr_before / max(self.lr or lr_before, 1e-30))
         lost = self.step - step
         self.step = step
         message = f"non-finite loss {dict(losses)}; rolled back {lost} step(s) to step {step}" + (
@@ -283,7 +253,7 @@ class Trainer:
         return self.budget.minutes is not None and self.elapsed_s >= self.budget.minutes * 60
 
     def _record(self) -> ckpt.RunRecord:
-        _, optimizer_rest = self._optimizer_state()
+        _, optimizer_rest = self.optim.state()
         return ckpt.RunRecord(
             family=self.learner.family,
             config=self.learner.config.to_dict(),
@@ -319,7 +289,7 @@ class Trainer:
         """
         if self.run_dir is None:
             return
-        optimizer_tensors, _ = self._optimizer_state()
+        optimizer_tensors, _ = self.optim.state()
         tensors = dict(optimizer_tensors)
         tensors.update(ckpt.rng_state_tensors(self.generator))
         try:
