@@ -11,6 +11,7 @@ import soundfile
 from PySide6.QtCore import QProcess
 
 from app.panels.training import TrainingPanel, format_eta
+from synth_core import cli
 from synth_core.progress import DoneEvent, StartEvent
 
 # A VAE small enough that a step takes well under a second on one core.
@@ -124,6 +125,15 @@ def test_a_failing_training_process_shows_its_last_error_lines(qtbot, panel, tmp
     assert "nothing here" in dialog.detailedText()
     assert "failed" in panel.state_label.text()
     assert panel.train_button.isEnabled()
+
+
+def test_the_quick_preset_trains_the_familys_quick_preset_for_two_minutes(panel, tmp_path):
+    panel.run_dir = tmp_path / "run"
+    panel.choices.preset_box.setCurrentIndex(0)
+    argv = panel.command()
+    args = cli.build_parser().parse_args(argv[3:])
+    assert (args.family, args.preset, args.max_minutes, args.steps) == ("vae", "quick", 2.0, None)
+    assert (args.progress, args.out) == ("jsonl", str(tmp_path / "run"))
 
 
 def test_eta_reads_as_minutes_and_seconds():
