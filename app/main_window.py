@@ -252,7 +252,7 @@ class MainWindow(QMainWindow):
         from app.midi import MidiPortBox
 
         live = LiveControl(
-            studio.explore, self.player, self.settings, open_model=studio.load_model, parent=self
+            studio.explore, self.player, self.settings, open_model=studio.open_model, parent=self
         )
         self.live = live
 

@@ -142,7 +142,7 @@ class Studio(QObject):
         window, explore, training = self.window, self.explore, self.training
         explore.soundGenerated.connect(self._show_generated)
         explore.generationFailed.connect(window.show_status)
-        explore.modelRequested.connect(self.load_model)
+        explore.modelRequested.connect(self.open_model)
         training.useModel.connect(self._use_trained)
         training.previewReady.connect(
             lambda samples, rate: window.show_sound(samples, rate, title="Preview", play=False)
@@ -171,9 +171,9 @@ class Studio(QObject):
     def start(self) -> None:
         """Load the first model once the window is up (so start-up is not held back)."""
         self._first_sound_pending = True
-        QTimer.singleShot(0, lambda: self._closed or self.load_model(self.first_model()))
+        QTimer.singleShot(0, lambda: self._closed or self.open_model(self.first_model()))
 
-    def load_model(self, model_id: str) -> None:
+    def open_model(self, model_id: str) -> None:
         """Load ``model_id`` off the GUI thread and play it in the Explore panel."""
         if self._closed:
             return
@@ -202,7 +202,7 @@ class Studio(QObject):
     def _choose_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.window, "Open a model (a run folder)")
         if folder:
-            self.load_model(folder)
+            self.open_model(folder)
 
     def _save_model_as(self) -> None:
         source = self._model_folder()
@@ -230,7 +230,7 @@ class Studio(QObject):
     def _use_trained(self, run_dir: str) -> None:
         self.explore_dock.show()
         self.explore_dock.raise_()
-        self.load_model(run_dir)
+        self.open_model(run_dir)
 
     # sounds -----------------------------------------------------------------------------------
 

@@ -111,7 +111,7 @@ class Session:
         self.explore.soundGenerated.connect(self._count_delivery)
         self.transport.statusMessage.connect(self.audio_errors.append)
         self.pump()
-        self.window.studio.load_model(model_id)
+        self.window.studio.open_model(model_id)
         self.wait(lambda: self.explore.model_id == model_id, f"the model {model_id} to load")
         model = self.explore.model
         generate = model.generate

@@ -104,7 +104,7 @@ def test_opening_a_bad_model_folder_in_the_app_shows_one_warning(
 
     def judge(kind: BadInput) -> str:
         before = (studio.explore.model, len(warnings))
-        studio.load_model(str(kind.path))
+        studio.open_model(str(kind.path))
         try:
             qtbot.waitUntil(lambda: len(warnings) > before[1], timeout=WAIT_MS)
         except AssertionError:

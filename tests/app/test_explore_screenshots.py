@@ -61,7 +61,7 @@ def test_each_familys_explore_panel_shows_its_controls_and_plays(qtbot, window, 
             qtbot.waitSignal(view.analysisReady, timeout=WAIT_MS),
             qtbot.waitSignal(explore.soundGenerated, timeout=WAIT_MS),
         ):
-            studio.load_model(model_id)
+            studio.open_model(model_id)
         model = explore.model
         assert explore.model_id == model_id and model.family == family
         labels = {

@@ -121,14 +121,14 @@ def test_a_broken_model_folder_gives_a_dialog_not_a_traceback(
     broken = tmp_path / "broken run"
     broken.mkdir()
     (broken / "model.json").write_text("{ this is not json")
-    main_window.studio.load_model(str(broken))
+    main_window.studio.open_model(str(broken))
     qtbot.waitUntil(lambda: bool(shown), timeout=WAIT_MS)
     title, text = shown[0]
     assert title == "Cannot open this model"
     assert "broken run" in text
     foreign = tmp_path / "holiday photos"
     foreign.mkdir()
-    main_window.studio.load_model(str(foreign))
+    main_window.studio.open_model(str(foreign))
     qtbot.waitUntil(lambda: len(shown) == 2, timeout=WAIT_MS)
     assert "no model.json" in shown[1][1]
 
