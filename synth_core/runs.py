@@ -8,9 +8,9 @@ preset's ``model`` field) is one of:
 * ``physical:INSTRUMENT``, a physical model playable without training.
 
 :func:`open_model` resolves one; the rest checks a model before it is rendered
-(:func:`check_weights`), parses ``--set NAME=VALUE``, names and writes output files and refuses
-outputs that would overwrite files. The commands that use them (``generate``, ``reconstruct``,
-``families``) live in :mod:`synth_core.commands`.
+(:func:`check_weights`), parses ``--set NAME=VALUE``, names and writes output files, refuses
+outputs that would overwrite files, and lists the families (:func:`family_table`). The commands
+that use them (``generate``, ``reconstruct``, ``families``) live in :mod:`synth_core.commands`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def open_model(model_id: str | Path) -> TrainableModel:
     )
 
 
-def check_weights(model: TrainableModel, name: str) -> None:
+def check_weights(model: TrainableModel, model_id: str) -> None:
     """Refuse a model whose learned weights hold NaN or infinity.
 
     Such a model renders NaN, which every family's output stage turns into silence: without this
@@ -88,7 +88,7 @@ def check_weights(model: TrainableModel, name: str) -> None:
         bad = ~torch.isfinite(value) if learned else torch.isnan(value)
         if bool(bad.any()):
             raise CheckpointError(
-                f"model {name} renders NaN: its weights are corrupt ({key} holds NaN or "
+                f"model {model_id} renders NaN: its weights are corrupt ({key} holds NaN or "
                 "infinity); retrain or reload it"
             )
 
