@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -39,10 +38,10 @@ from app.panels.explore_pitch import DEFAULT_PITCH, PITCH_CONTROL, PitchBox, is_
 from app.panels.explore_presets import PresetBar
 from app.panels.explore_primer import PrimerBar
 from app.panels.explore_seed import SeedBar
+from app.panels.explore_sliders import SliderList
 from app.panels.explore_sound import render_setting, values_for_file
 from app.panels.explore_undo import SetValues, undo_actions
 from app.settings import AppSettings
-from app.widgets.control_row import ControlRow
 from app.widgets.model_picker import ModelPicker
 from app.widgets.xy_pad import CORNER_NAMES
 from app.workers import LatestOnlyWorker
@@ -54,7 +53,7 @@ from synth_core.control_values import (
     save_preset,
 )
 from synth_core.errors import TimbreLabError
-from synth_core.models.base import Control, SoundModel, resolve_values
+from synth_core.models.base import SoundModel, resolve_values
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,6 @@ class ExplorePanel(QWidget):
         self.model: SoundModel | None = None
         self.model_id = ""
         self._values: dict[str, float] = {}
-        self._rows: dict[str, ControlRow] = {}
         self._drag_start: dict[str, float] | None = None
         self._last_sound: tuple[np.ndarray, int] | None = None
         self.last_latency_ms: float | None = None
@@ -121,14 +119,8 @@ class ExplorePanel(QWidget):
         self.model_box.modelRequested.connect(self.modelRequested)
         self.title = "No model loaded"
 
-        self.rows_box = QWidget()
-        self.rows_layout = QVBoxLayout(self.rows_box)
-        self.rows_layout.setContentsMargins(4, 4, 4, 4)
-        self.rows_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.rows_box)
-        scroll.setMinimumHeight(80)
+        self.sliders = SliderList()
+        self._rows = self.sliders.rows
 
         self.seed_bar = SeedBar()
         self.reset_button = self.seed_bar.reset_button
@@ -155,7 +147,7 @@ class ExplorePanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(model_row)
-        layout.addWidget(scroll, 2)
+        layout.addWidget(self.sliders, 2)
         layout.addWidget(self.seed_bar)
         layout.addWidget(self.preset_bar)
         layout.addWidget(self.primer_box)
@@ -163,6 +155,9 @@ class ExplorePanel(QWidget):
         layout.addWidget(self.pitch_box)
         layout.addWidget(self.status)
 
+        self.sliders.valueChanged.connect(self._row_changed)
+        self.sliders.valueCommitted.connect(self._row_committed)
+        self.sliders.learnRequested.connect(self.learnRequested)
         self.reset_button.clicked.connect(self.reset_all)
         self.randomise_button.clicked.connect(self.randomise)
         self.seed_box.valueChanged.connect(lambda _seed: self.request_sound())
@@ -213,7 +208,7 @@ class ExplorePanel(QWidget):
         self.model_box.show_model(model_id, self.title)
         self.undo_stack.clear()
         controls = model.controls()
-        self._build_rows(controls)
+        self.sliders.build(controls)
         self._values = resolve_values(controls, None)
         self.morph_box.reset(controls, self._values)
         pitched = is_pitch_conditioned(model)
@@ -226,18 +221,6 @@ class ExplorePanel(QWidget):
         self.primer_box.show_primer(self.primer_path)
         self._set_enabled(True)
         self.request_sound()
-
-    def _build_rows(self, controls: list[Control]) -> None:
-        for row in self._rows.values():
-            row.deleteLater()
-        self._rows.clear()
-        for control in controls:
-            row = ControlRow(control)
-            row.valueChanged.connect(self._row_changed)
-            row.valueCommitted.connect(self._row_committed)
-            row.learnRequested.connect(self.learnRequested)
-            self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
-            self._rows[control.name] = row
 
     def set_primer_file(self, path: str | Path | None) -> None:
         """Let the model continue the recording in ``path`` (None: no primer) and render.
@@ -264,10 +247,9 @@ class ExplorePanel(QWidget):
         def carried(values: Mapping[str, float]) -> dict[str, float]:
             return fill_values(controls, {k: v for k, v in values.items() if k in unchanged})
 
-        self._build_rows(controls)
+        self.sliders.build(controls)
         self._values = carried(self._values)
-        for name, row in self._rows.items():
-            row.set_value(self._values[name])
+        self.sliders.show_values(self._values)
         self.morph_box.carry(carried)
         self.primer_box.show_primer(self.primer_path)
         self.request_sound()
@@ -302,8 +284,7 @@ class ExplorePanel(QWidget):
         if self.model is None:
             return
         self._values = fill_values(self.model.controls(), values)
-        for name, row in self._rows.items():
-            row.set_value(self._values[name])
+        self.sliders.show_values(self._values)
         self._follow_pitch_slider()
         self.request_sound()
 
@@ -440,8 +421,7 @@ class ExplorePanel(QWidget):
         if self._drag_start is None:
             self._drag_start = dict(self._values)
         self._values = self.morph_box.values_at(self.model.controls(), x, y)
-        for name, row in self._rows.items():
-            row.set_value(self._values[name])
+        self.sliders.show_values(self._values)
         self._follow_pitch_slider()
         self.request_sound()
 
