@@ -2,7 +2,7 @@
 
 A model is named by the same string everywhere (presets, export sidecars, the command line):
 a run directory path, the name of a starter model in ``resources/models/``, or
-``physical:INSTRUMENT``. Loading goes through :func:`synth_core.runs.open_model`, which reads
+``physical:INSTRUMENT``. Opening goes through :func:`synth_core.runs.open_model`, which reads
 no code from disk (safetensors + JSON).
 """
 
@@ -124,8 +124,10 @@ def all_models(settings: QSettings | None = None) -> list[ModelEntry]:
     return entries + builtin_entries()
 
 
-def load(model_id: str) -> SoundModel:
-    """Load a model by id (run directory, starter name or ``physical:INSTRUMENT``).
+def open_model(model_id: str) -> SoundModel:
+    """Open the model ``model_id`` names (run directory, starter name or
+    ``physical:INSTRUMENT``; :func:`synth_core.runs.open_model`), refusing one that would play
+    silence.
 
     Raises
     ------
@@ -135,10 +137,10 @@ def load(model_id: str) -> SoundModel:
     ModelConfigError
         For an unknown instrument or family.
     """
-    from synth_core.runs import check_weights, open_model
+    from synth_core import runs
 
-    model = open_model(model_id)
-    check_weights(model, model_id)
+    model = runs.open_model(model_id)
+    runs.check_weights(model, model_id)
     return model
 
 

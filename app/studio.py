@@ -312,4 +312,4 @@ def _slider_pitch(explore: ExplorePanel) -> float | None:
 
 
 def _load(model_id: str) -> tuple[str, object]:
-    return model_id, model_library.load(model_id)
+    return model_id, model_library.open_model(model_id)

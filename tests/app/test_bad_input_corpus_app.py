@@ -84,9 +84,9 @@ def test_the_model_library_refuses_each_bad_model_folder(corpus):
     def judge(kind: BadInput) -> str:
         if kind.expected == LOADED_REFUSED_AT_RENDER:
             # the library opens models to play them: a model that renders NaN is refused there
-            outcome = refused_error(kind, lambda: model_library.load(str(kind.path)))
+            outcome = refused_error(kind, lambda: model_library.open_model(str(kind.path)))
             return LOADED_REFUSED_AT_RENDER if outcome == REFUSED else outcome
-        return refused_error(kind, lambda: model_library.load(str(kind.path)))
+        return refused_error(kind, lambda: model_library.open_model(str(kind.path)))
 
     check("app: model library", of(corpus, "model"), judge)
 
