@@ -7,10 +7,15 @@ handler the port calls is fed real ``mido`` messages.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 
 from app.dialogs.midi_mappings import MidiMappingsDialog
@@ -21,6 +26,7 @@ from synth_core.voices import velocity_gain
 from tests.support.live import WAIT_MS, live_string
 
 ALSA_SEQUENCER = "/dev/snd/seq"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -167,3 +173,30 @@ def test_the_window_offers_midi_ports_says_how_keys_play_and_lists_osc(qtbot, ma
     actions = [a.text() for a in main_window.playback_menu.actions()]
     assert "Listen for &OSC" in actions and "MIDI &Mappings…" in actions
     assert not main_window.live.osc.running  # off by default
+
+
+@pytest.mark.slow
+def test_played_notes_reach_the_sound_server_and_stop_after_the_release(pulse_server, tmp_path):
+    from tests.support import play_notes as probe
+
+    out = tmp_path / "notes.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.support.play_notes", str(out)],
+        cwd=REPO,
+        env=pulse_server.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(out.read_text())
+
+    assert result["errors"] == [], result
+    assert result["rate"] == probe.RATE
+    assert result["frequency_hz"] == pytest.approx(probe.FREQUENCY_HZ, abs=1.0)
+    assert 20 * np.log10(result["amplitude"] / probe.AMPLITUDE) == pytest.approx(0.0, abs=0.5)
+    # held for HELD_S, then a 50 ms fade: the tone is not heard much longer than the key is down
+    assert result["loud_seconds"] == pytest.approx(probe.HELD_S, abs=0.08)
+    assert result["flowing"] and result["released"]
+    assert result["string_cached"] is True
+    assert result["string_peak"] > 0.05
