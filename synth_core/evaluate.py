@@ -4,23 +4,31 @@ next to baselines computed the same way, so the numbers mean something.
 Reconstruction (each DATA clip through ``model.reconstruct``): multi-resolution STFT distance,
 spectral convergence (dB), log-spectral distance (dB), pitch error (cents, where labelled).
 Baselines: eigen-sounds (projection on PCA-32 of the training log-magnitudes, Griffin-Lim),
-Griffin-Lim of the true magnitudes (the magnitude representation's own ceiling), shaped noise.
+Griffin-Lim of the true magnitudes (the magnitude representation's own ceiling), Griffin-Lim of
+the true magnitudes smoothed over ±2 bins and ±2 frames (an oracle that cannot hold one
+recording's noise pattern: the fair reference for noisy sounds such as drums), shaped noise.
 
 Generation (N generated clips against DATA): Fréchet distance between per-clip feature
 statistics and the leave-one-out 1-NN two-sample accuracy (0.5 indistinguishable, 1.0 separable)
-on :func:`synth_core.metrics.clip_features`. Baselines: shaped noise; eigen-sounds sampled from a
-Gaussian over PCA-32; and the renderer's ceiling — training clips analysed and resynthesised by
-the family's own renderer with no model in between (a modelling problem vs a rendering problem).
+on :func:`synth_core.metrics.clip_features`, and beside them the memorisation ratio
+(:func:`synth_core.metrics.memorisation_ratio` on log-mel statistics: ~1 as novel as a new
+recording, below ~0.8 copies of training clips). Baselines: shaped noise; eigen-sounds sampled
+from a Gaussian over PCA-32; and the renderer's ceiling — training clips analysed and
+resynthesised by the family's own renderer with no model in between.
+
+Ceilings (DATA clips through a representation with no sampling, scored by the same 1-NN test
+with each clip and its own rebuild left out together): the family's representation
+(``model.reconstruct``: encoder and decoder, or analysis, projection and resynthesis), its renderer
+alone (``model.resynthesize``), PCA-32 and Griffin-Lim of the true magnitudes. A model whose
+generation scores near its representation's ceiling needs a better representation, not a better
+prior. Measurements: docs/experiments/evaluate-ceilings.md.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
 import statistics
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +37,7 @@ import torch
 from torch import Tensor
 
 from synth_core import dsp, metrics, render
-from synth_core.errors import CheckpointError, DatasetError, ModelConfigError
+from synth_core.errors import CheckpointError, ModelConfigError
 from synth_core.models.base import (  # baselines pass the same limiter as models
     SoundModel,
     safe_audio,
@@ -44,6 +52,7 @@ N_FFT, HOP = 1024, 256
 GRIFFIN_LIM_ITERATIONS = 32
 EIGEN_COMPONENTS = 32
 LOG_FLOOR = 1e-3
+SMOOTHED_ORACLE = "Griffin-Lim of smoothed magnitudes (±2 bins, ±2 frames)"
 
 
 def griffin_lim_of(mag: Tensor, length: int) -> Tensor:
@@ -97,6 +106,16 @@ class EigenSounds:
         return self._render(self.mean + coeffs @ self.components)
 
 
+def smoothed_magnitude(mag: Tensor, *, bins: int = 2, frames: int = 2) -> Tensor:
+    """``mag`` ``[n, bins, frames]`` averaged over ±``bins`` bins and ±``frames`` frames (a box,
+    shrunk at the edges): keeps a sound's spectral envelope and its shape in time, loses the
+    exact noise pattern of one recording, which no generative model can or should reproduce."""
+    kernel = (2 * bins + 1, 2 * frames + 1)
+    return torch.nn.functional.avg_pool2d(
+        mag[:, None], kernel, stride=1, padding=(bins, frames), count_include_pad=False
+    )[:, 0]
+
+
 def shaped_noise(reference: Tensor, n: int, generator: torch.Generator) -> Tensor:
     """White noise given the reference clips' mean magnitude spectrogram (their average spectrum
     and envelope) and random phase."""
@@ -112,6 +131,7 @@ class Report:
 
     reconstruction: dict[str, dict[str, float]] = field(default_factory=dict)
     generation: dict[str, dict[str, float]] = field(default_factory=dict)
+    ceilings: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     clips: int = 0
     generated: int = 0
@@ -124,6 +144,7 @@ class Report:
             "repeats": self.repeats,
             "reconstruction": self.reconstruction,
             "generation": self.generation,
+            "ceilings": self.ceilings,
             "notes": self.notes,
         }
 
@@ -144,11 +165,36 @@ def _reconstruction_row(
     return row
 
 
-def _generation_row(real_features: Tensor, audio: Tensor, rate: int) -> dict[str, float]:
+@dataclass
+class RealFeatures:
+    """The held-out clips' features, computed once: :func:`metrics.clip_features` for the
+    two-sample tests, log-mel statistics of them and of the training clips for memorisation
+    (``train_mel`` None when the training clips are unknown)."""
+
+    clips: Tensor
+    mel: Tensor
+    train_mel: Tensor | None
+
+
+def _generation_row(real: RealFeatures, audio: Tensor, rate: int) -> dict[str, float]:
     features = metrics.clip_features(audio, rate)
+    row = {
+        "frechet": metrics.frechet_distance(real.clips, features),
+        "one_nn": metrics.one_nn_accuracy(real.clips, features),
+    }
+    if real.train_mel is not None:
+        row["memorisation"] = metrics.memorisation_ratio(
+            metrics.log_mel_statistics(audio, rate), real.mel, real.train_mel
+        )
+    return row
+
+
+def _ceiling_row(real: RealFeatures, rebuilt: Tensor, rate: int) -> dict[str, float]:
+    """The two-sample test of clips against their own rebuilds, each pair left out together."""
+    features = metrics.clip_features(rebuilt, rate)
     return {
-        "frechet": metrics.frechet_distance(real_features, features),
-        "one_nn": metrics.one_nn_accuracy(real_features, features),
+        "frechet": metrics.frechet_distance(real.clips, features),
+        "one_nn": metrics.one_nn_accuracy(real.clips, features, paired=True),
     }
 
 
@@ -186,9 +232,17 @@ def evaluate(
     report = Report(clips=len(data))
     rate = int(data.sample_rate)
     real = data.audio
+    features = RealFeatures(
+        metrics.clip_features(real, rate),
+        metrics.log_mel_statistics(real, rate),
+        None if train is None else metrics.log_mel_statistics(train.audio, rate),
+    )
     if train is None:
         train = data
         report.notes.append("training data not found: baselines fitted on DATA itself")
+        report.notes.append(
+            "memorisation: n/a (training folder not found; pass --train FOLDER to measure it)"
+        )
     generator = torch.Generator().manual_seed(seed)
     eigen = EigenSounds.fit(train.audio)
 
@@ -197,27 +251,39 @@ def evaluate(
     else:
         rebuilt = _batched(model.reconstruct, real)
     report.reconstruction["model"] = _reconstruction_row(real, rebuilt, data.pitch, rate)
+    projected = eigen.reconstruct(real)
     report.reconstruction["eigen-sounds (PCA-32)"] = _reconstruction_row(
-        real, eigen.reconstruct(real), data.pitch, rate
+        real, projected, data.pitch, rate
     )
+    magnitude = dsp.magnitude(real, n_fft=N_FFT, hop=HOP)
+    true_griffin_lim = griffin_lim_of(magnitude, real.shape[-1])
     report.reconstruction["Griffin-Lim of true magnitudes"] = _reconstruction_row(
-        real,
-        griffin_lim_of(dsp.magnitude(real, n_fft=N_FFT, hop=HOP), real.shape[-1]),
-        data.pitch,
-        rate,
+        real, true_griffin_lim, data.pitch, rate
+    )
+    report.reconstruction[SMOOTHED_ORACLE] = _reconstruction_row(
+        real, griffin_lim_of(smoothed_magnitude(magnitude), real.shape[-1]), data.pitch, rate
     )
     report.reconstruction["shaped noise"] = _reconstruction_row(
         real, shaped_noise(train.audio, len(real), generator), data.pitch, rate
     )
 
+    report.ceilings["representation (model.reconstruct)"] = _ceiling_row(features, rebuilt, rate)
+    if model.can_resynthesize:
+        report.ceilings["renderer (model.resynthesize)"] = _ceiling_row(
+            features, _batched(model.resynthesize, real), rate
+        )
+    report.ceilings["eigen-sounds (PCA-32)"] = _ceiling_row(features, projected, rate)
+    report.ceilings["Griffin-Lim of true magnitudes"] = _ceiling_row(
+        features, true_griffin_lim, rate
+    )
+
     count = int(n or len(data))
     report.generated = count
     report.repeats = int(repeats)
-    real_features = metrics.clip_features(real, rate)
     rows: dict[str, list[dict[str, float]]] = {}
     for repeat in range(int(repeats)):
         for name, row in _generation_rows(
-            model, train, eigen, real_features, count, seed + 1000 * repeat, rate
+            model, train, eigen, features, count, seed + 1000 * repeat, rate
         ).items():
             rows.setdefault(name, []).append(row)
     for name, runs in rows.items():
@@ -235,7 +301,7 @@ def _generation_rows(
     model: SoundModel,
     train: ClipSet,
     eigen: EigenSounds,
-    real_features: Tensor,
+    real_features: RealFeatures,
     count: int,
     seed: int,
     rate: int,
@@ -263,76 +329,74 @@ def _generation_rows(
     return rows
 
 
+def _mean_sd(row: dict[str, float], key: str, digits: int, repeats: int) -> str:
+    value = row.get(key)
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if repeats > 1 and math.isfinite(row.get(f"{key}_sd", math.nan)):
+        return f"{value:.{digits}f} ± {row[f'{key}_sd']:.{digits}f}"
+    return f"{value:.{digits}f}"
+
+
 def format_report(report: Report) -> str:
+    """The report as the terminal shows it: three tables and the notes."""
+    width = 2 + max(len(name) for name in [*report.reconstruction, *report.generation, ""])
     lines = [f"Reconstruction of {report.clips} clips (lower is better)"]
-    header = f"  {'':34}{'MR-STFT':>9}{'SC dB':>9}{'LSD dB':>9}{'pitch ¢':>9}"
-    lines.append(header)
+    lines.append(f"  {'':{width}}{'MR-STFT':>9}{'SC dB':>9}{'LSD dB':>9}{'pitch ¢':>9}")
     for name, row in report.reconstruction.items():
         cents = row.get("pitch_cents")
         cents_text = "—" if cents is None or not math.isfinite(cents) else f"{cents:.1f}"
         lines.append(
-            f"  {name:34}{row['mr_stft']:9.3f}{row['sc_db']:9.2f}{row['lsd_db']:9.2f}{cents_text:>9}"
+            f"  {name:{width}}{row['mr_stft']:9.3f}{row['sc_db']:9.2f}{row['lsd_db']:9.2f}"
+            f"{cents_text:>9}"
         )
     lines.append("")
     lines.append(
         f"Generation: {report.generated} clips vs the {report.clips} real ones "
-        "(1-NN: 0.5 = indistinguishable, 1.0 = separable)"
+        "(1-NN: 0.5 = indistinguishable, 1.0 = separable; memorisation: 1 = as novel as a new "
+        "recording, < 0.8 = copies)"
     )
+    column = 18 if report.repeats > 1 else 14
     if report.repeats > 1:
         lines[-1] += f", mean ± sd over {report.repeats} seeds"
-        lines.append(f"  {'':34}{'Fréchet':>15}{'1-NN':>15}")
-        for name, row in report.generation.items():
-            frechet = f"{row['frechet']:.1f} ± {row['frechet_sd']:.1f}"
-            one_nn = f"{row['one_nn']:.3f} ± {row['one_nn_sd']:.3f}"
-            lines.append(f"  {name:34}{frechet:>15}{one_nn:>15}")
-    else:
-        lines.append(f"  {'':34}{'Fréchet':>9}{'1-NN':>9}")
-        for name, row in report.generation.items():
-            lines.append(f"  {name:34}{row['frechet']:9.1f}{row['one_nn']:9.3f}")
+    lines.append(f"  {'':{width}}{'Fréchet':>{column}}{'1-NN':>{column}}{'memorisation':>{column}}")
+    for name, row in report.generation.items():
+        cells = (
+            _mean_sd(row, "frechet", 1, report.repeats),
+            _mean_sd(row, "one_nn", 3, report.repeats),
+            _mean_sd(row, "memorisation", 2, report.repeats),
+        )
+        lines.append(f"  {name:{width}}" + "".join(f"{cell:>{column}}" for cell in cells))
+    if report.ceilings:
+        lines.append("")
+        lines.append(
+            f"Ceilings: the {report.clips} real clips against their own rebuilds, no sampling "
+            "(1-NN with each pair left out together)"
+        )
+        lines.append(f"  {'':{width}}{'Fréchet':>10}{'1-NN':>10}")
+        for name, row in report.ceilings.items():
+            lines.append(f"  {name:{width}}{row['frechet']:10.1f}{row['one_nn']:10.3f}")
     lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)
 
 
-def _training_clips(run: str, sample_rate: int, seconds: float) -> ClipSet | None:
-    """The clips the run was trained on, less its held-out files, if the folder still exists."""
+def training_clips(
+    run: str, sample_rate: int, seconds: float, *, folder: str | Path | None = None
+) -> ClipSet | None:
+    """The clips the run was trained on, less its held-out files: from ``folder`` when given,
+    else from the folder its model.json records, if that still exists; None when unknown."""
     from synth_core import checkpoint
     from synth_core.dataset import load_clips
     from synth_core.train import subset
 
     try:
-        record = checkpoint.read_record(run)
+        dataset = checkpoint.read_record(run).dataset
     except CheckpointError:  # a starter name or physical:… has no record to follow
-        return None
-    folder = record.dataset.get("folder")
+        dataset = {}
+    folder = folder if folder is not None else dataset.get("folder")
     if not folder or not Path(folder).is_dir():
         return None
     clips = load_clips(folder, sample_rate=sample_rate, seconds=seconds)
-    held = set(record.dataset.get("held_out_files", []))
+    held = set(dataset.get("held_out_files", []))
     keep = [i for i, p in enumerate(clips.paths) if Path(p).name not in held]
     return subset(clips, keep) if keep else clips
-
-
-def cli_evaluate(args: argparse.Namespace) -> int:
-    """``timbrelab evaluate RUN DATA [--n N] [--json] [--seed S] [--repeats R]``."""
-    from synth_core.dataset import load_clips_reporting, say_skipped
-    from synth_core.runs import check_weights, load_model
-
-    model = load_model(args.run)
-    # NaN weights render silence: scoring it would report numbers about nothing
-    check_weights(model, args.run)
-    rate, seconds = int(model.sample_rate), float(model.config.clip_seconds)
-    data = load_clips_reporting(
-        args.data,
-        say_skipped,
-        sample_rate=rate,
-        seconds=seconds,
-    )
-    if len(data) < 2:
-        raise DatasetError("evaluation needs at least 2 clips", path=args.data)
-    train = _training_clips(args.run, rate, seconds)
-    report = evaluate(model, data, train, n=args.n, seed=args.seed, repeats=args.repeats)
-    if args.json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
-    else:
-        sys.stdout.write(format_report(report) + "\n")
-    return 0

@@ -87,18 +87,57 @@ def clip_features(audio: Tensor, sample_rate: int) -> Tensor:
     ).cpu()
 
 
-def one_nn_accuracy(real: Tensor, generated: Tensor) -> float:
+def log_mel_statistics(audio: Tensor, sample_rate: int) -> Tensor:
+    """Per-clip log-mel statistics, ``[n, 2·64]``: each band's mean and standard deviation over
+    time, the space in which :func:`memorisation_ratio` measures how near a clip is to another.
+
+    They are the first 128 of :func:`clip_features`; the rest (change over time, envelope,
+    flatness) say how a clip moves, and two takes of one sound differ there more than in timbre.
+    """
+    mel = dsp.log_mel(audio, sample_rate, n_mels=N_MELS)
+    return torch.cat([mel.mean(-1), mel.std(-1)], dim=-1).cpu()
+
+
+def memorisation_ratio(generated: Tensor, held_out: Tensor, train: Tensor) -> float:
+    """How much nearer generated clips sit to the training clips than new real clips do.
+
+    The median distance from a generated clip to its nearest training clip over the same median
+    for held-out real clips, on feature vectors (``[n, d]``, e.g. :func:`log_mel_statistics`)
+    standardised by the training set's per-feature mean and deviation. About 1.0: as novel as a
+    new recording; below about 0.8: generation copies training clips; NaN when the held-out
+    clips are themselves training clips (distance 0).
+    """
+    mean, std = train.double().mean(0), train.double().std(0).clamp_min(1e-8)
+
+    def nearest(features: Tensor) -> float:
+        scaled = (features.double() - mean) / std
+        return float(torch.cdist(scaled, (train.double() - mean) / std).min(-1).values.median())
+
+    reference = nearest(held_out)
+    return nearest(generated) / reference if reference > 0 else float("nan")
+
+
+def one_nn_accuracy(real: Tensor, generated: Tensor, *, paired: bool = False) -> float:
     """Leave-one-out 1-nearest-neighbour two-sample accuracy (Lopez-Paz & Oquab, 2017).
 
     Both sets' feature vectors are standardised together (per feature, pooled mean and
     deviation); each vector is classified by its nearest other vector (Euclidean). 0.5 means the
-    sets are indistinguishable, 1.0 fully separable.
+    sets are indistinguishable, 1.0 fully separable. ``paired``: ``generated[i]`` was made from
+    ``real[i]`` (a reconstruction), so each pair is left out together — otherwise a good
+    reconstruction's nearest neighbour is its own original and the test reads "distinguishable"
+    for being faithful.
     """
     pooled = torch.cat([real, generated]).double()
     labels = torch.cat([torch.zeros(len(real)), torch.ones(len(generated))])
     pooled = (pooled - pooled.mean(0)) / pooled.std(0).clamp_min(1e-8)
     distances = torch.cdist(pooled, pooled)
     distances.fill_diagonal_(float("inf"))
+    if paired:
+        if len(real) != len(generated):
+            raise ValueError(f"paired sets differ in size: {len(real)} and {len(generated)}")
+        index = torch.arange(len(real))
+        distances[index, index + len(real)] = float("inf")
+        distances[index + len(real), index] = float("inf")
     nearest = distances.argmin(-1)
     return float((labels[nearest] == labels).double().mean())
 
