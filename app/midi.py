@@ -11,6 +11,8 @@ A machine without the backend or the ALSA sequencer gets a reason to show, never
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PORT_CHECK_MS = 2000
 BACKEND = "mido.backends.rtmidi"
+ALSA_SEQUENCER = "/dev/snd/seq"
 
 
 class NoteSink(Protocol):
@@ -62,6 +65,11 @@ def input_port_names() -> list[str]:
     try:
         return list(dict.fromkeys(mido.get_input_names()))
     except Exception as error:  # rtmidi raises its own SystemError subclasses
+        if sys.platform.startswith("linux") and not os.path.exists(ALSA_SEQUENCER):
+            raise DeviceError(
+                f"the ALSA sequencer {ALSA_SEQUENCER} is missing (load the snd-seq kernel "
+                "module; containers rarely have it)"
+            ) from error
         raise DeviceError(f"no MIDI system on this machine ({_first_line(error)})") from error
 
 

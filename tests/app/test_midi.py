@@ -200,3 +200,35 @@ def test_played_notes_reach_the_sound_server_and_stop_after_the_release(pulse_se
     assert result["flowing"] and result["released"]
     assert result["string_cached"] is True
     assert result["string_peak"] > 0.05
+
+
+def test_a_port_that_disappears_mid_play_is_reported_and_notes_go_on(qtbot, live, monkeypatch):
+    """Without a sequencer here, the backend's port list is stood in for (a keyboard that is
+    there, then unplugged); the port check and what the app shows are the real ones."""
+    import app.midi as midi_module
+
+    ports = ["USB Keyboard"]
+
+    class Backend:
+        def get_input_names(self):
+            return list(ports)
+
+        def open_input(self, name, callback):
+            assert name in ports
+            return mido.ports.BaseInput(name)
+
+    monkeypatch.setattr(midi_module, "_mido", Backend)
+    box = MidiPortBox(live.midi, lambda name: None)
+    qtbot.addWidget(box)
+    assert box.choose("USB Keyboard")
+    assert box.combo.currentText() == "USB Keyboard"
+    assert box.status_label.text() == "MIDI: USB Keyboard"
+
+    ports.clear()  # unplugged
+    live.midi._check_port()  # what its timer does every two seconds
+
+    assert live.midi.port_name is None
+    assert box.status_label.text() == "MIDI port 'USB Keyboard' disappeared; playing on without it"
+
+    live.midi.handler(mido.Message("note_on", note=62, velocity=100))  # the app carries on
+    qtbot.waitUntil(lambda: 62 in live.player.voices.held_notes, timeout=WAIT_MS)
