@@ -176,3 +176,12 @@ def test_a_family_without_pitch_plays_its_sound_transposed():
     finally:
         notes.close()
     assert "timbrelab-notes" not in {t.name for t in threading.enumerate()}
+
+
+def test_the_note_bench_measures_cached_and_uncached_notes():
+    from synth_core.benchmarks.notes import note_latency_ms
+
+    model = open_model("physical:string")
+    for cached in (True, False):
+        median, p95 = note_latency_ms(model, cached=cached, notes=5)
+        assert 0.0 < median <= p95  # a benchmark: no speed is asserted, only that it measures
