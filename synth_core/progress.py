@@ -78,6 +78,8 @@ class StartEvent:
     held_out: int
     total: int | None
     resumed_from: int | None
+    #: the models' clip length, seconds (chosen from the folder unless set; issue 18)
+    clip_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,7 @@ class TrainingPanel(QWidget):
             resumed = event.resumed_from
             self.state_label.setText(
                 f"Training on {event.clips} sounds"
+                + (f", clips of {event.clip_seconds:g} s" if event.clip_seconds else "")
                 + (f", resumed from step {resumed}" if resumed else "")
             )
         elif isinstance(event, ProgressEvent):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from synth_core import checkpoint as ckpt
 from synth_core.cli import output_folder_problem
+from synth_core.clip_length import clip_length_for_family
 from synth_core.commands.progress_bar import TerminalProgressBar
 from synth_core.errors import CheckpointError, ModelConfigError, TimbreLabError, from_system_error
 from synth_core.progress import (
@@ -139,7 +140,13 @@ def _train(args: argparse.Namespace, jsonl: JsonLinesReporter | None) -> int:
                 "already holds a run; pass --resume to continue it or choose another --out",
                 path=run_dir,
             )
-        learner = build_learner(args.family, preset=args.preset, settings=parse_settings(args.set))
+        settings = parse_settings(args.set)
+        if "clip_seconds" not in settings:  # the folder's sounds set the length (issue 18)
+            choice = clip_length_for_family(args.family, args.data)
+            settings["clip_seconds"] = choice.seconds
+            if jsonl is None:
+                sys.stderr.write(choice.describe() + "\n")
+        learner = build_learner(args.family, preset=args.preset, settings=settings)
     config = learner.config
     clips = load_clips_reporting(
         args.data,
@@ -195,6 +202,7 @@ def _train(args: argparse.Namespace, jsonl: JsonLinesReporter | None) -> int:
                     held_out=len(trainer.held_out),
                     total=budget.steps,
                     resumed_from=trainer.resumed_from,
+                    clip_seconds=float(config.clip_seconds),
                 )
             )
         result = trainer.run()

@@ -220,6 +220,9 @@ class ModelConfig:
 
     sample_rate: int = 44100
     clip_seconds: float = 1.0
+    #: the shortest clip (seconds) :mod:`synth_core.clip_length` picks for this family from a
+    #: folder of short sounds (``clip_seconds`` itself may be set lower by hand)
+    min_clip_seconds: ClassVar[float] = 0.25
 
     def validate(self) -> None:
         """Raise :class:`ModelConfigError` when a field is out of range."""

@@ -129,7 +129,9 @@ def test_trained_run_generates_reconstructs_and_evaluates_from_the_command_line(
     report = json.loads(scored.stdout)
     assert set(report["reconstruction"]) == {
         "model", "eigen-sounds (PCA-32)", "Griffin-Lim of true magnitudes", "shaped noise",
+        "Griffin-Lim of smoothed magnitudes (±2 bins, ±2 frames)",
     }  # fmt: skip
+    assert "representation (model.reconstruct)" in report["ceilings"]
     assert set(report["generation"]) == {
         "model", "shaped noise", "eigen-sounds (PCA-32)", "renderer ceiling",
     }  # fmt: skip
