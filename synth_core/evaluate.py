@@ -138,13 +138,21 @@ class Report:
     repeats: int = 1
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values; a figure that could not be measured (NaN) is null."""
+
+        def table(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
+            return {
+                name: {k: v if math.isfinite(v) else None for k, v in row.items()}
+                for name, row in rows.items()
+            }
+
         return {
             "clips": self.clips,
             "generated": self.generated,
             "repeats": self.repeats,
-            "reconstruction": self.reconstruction,
-            "generation": self.generation,
-            "ceilings": self.ceilings,
+            "reconstruction": table(self.reconstruction),
+            "generation": table(self.generation),
+            "ceilings": table(self.ceilings),
             "notes": self.notes,
         }
 
@@ -287,11 +295,19 @@ def evaluate(
         ).items():
             rows.setdefault(name, []).append(row)
     for name, runs in rows.items():
-        summary = {key: statistics.fmean(r[key] for r in runs) for key in runs[0]}
-        if len(runs) > 1:
-            for key in runs[0]:
-                summary[f"{key}_sd"] = statistics.stdev(r[key] for r in runs)
+        summary: dict[str, float] = {}
+        for key in runs[0]:
+            values = [r[key] for r in runs]
+            finite = all(math.isfinite(v) for v in values)
+            summary[key] = statistics.fmean(values) if finite else math.nan
+            if len(runs) > 1:
+                summary[f"{key}_sd"] = statistics.stdev(values) if finite else math.nan
         report.generation[name] = summary
+    if not math.isfinite(report.generation["model"].get("memorisation", 0.0)):
+        report.notes.append(
+            "memorisation: n/a (the DATA clips are themselves training clips: evaluate on "
+            "held-out sounds)"
+        )
     if not model.can_resynthesize:
         report.notes.append(f"{model.family} has no resynthesize(): no renderer ceiling row")
     return report

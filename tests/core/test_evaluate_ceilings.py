@@ -191,3 +191,12 @@ def test_new_sounds_against_a_real_split_on_disk_score_as_novel(tmp_path):
     test = load_clips(tmp_path / "test", sample_rate=RATE, seconds=SECONDS)
     report = evaluate(PlaybackModel(NEW), test, train, n=20)
     assert 0.75 <= report.generation["model"]["memorisation"] <= 1.33
+
+
+def test_scoring_the_training_clips_themselves_says_memorisation_cannot_be_measured():
+    report = evaluate(PlaybackModel(NEW), clip_set(TRAIN[:8]), clip_set(TRAIN[:8]), n=4, repeats=2)
+    assert math.isnan(report.generation["model"]["memorisation"])
+    assert math.isnan(report.generation["model"]["memorisation_sd"])
+    assert report.generation["model"]["one_nn_sd"] >= 0.0
+    assert "DATA clips are themselves training clips" in format_report(report)
+    assert report.to_dict()["generation"]["model"]["memorisation"] is None  # null in --json
