@@ -322,9 +322,11 @@ def check_weights(model: Any, weights: Mapping[str, Tensor], *, path: str | Path
     """Refuse stored tensors that cannot be this model's, before ``load_state`` sees them.
 
     Each tensor the freshly built ``model`` also has must come in a dtype the model stores it in
-    (float32 tensors may be stored at half precision) with the same number of dimensions and the
-    same sizes after the first: the first dimension of data-sized tables (training clips, PCA
-    axes) depends on the training set, every other size on the config.
+    (float32 tensors may be stored at half precision) with the same number of dimensions. Sizes
+    are not compared here: some depend on the training set rather than the config (a gmm fitted
+    to a small folder keeps fewer feature dimensions than its config allows), so a size that does
+    not fit is left to ``load_state``, whose errors :func:`read_model` reports as a
+    ``CheckpointError`` too.
 
     Raises
     ------
@@ -345,16 +347,15 @@ def check_weights(model: Any, weights: Mapping[str, Tensor], *, path: str | Path
                 f"{' or '.join(str(d).removeprefix('torch.') for d in allowed)}",
                 path=path,
             )
-        if len(shape) != len(want) or shape[1:] != want[1:]:
-            expected_shape = ", ".join(["any", *(str(d) for d in want[1:])]) if want else ""
+        if len(shape) != len(want):
             raise CheckpointError(
                 f"weights do not fit a {model.family} model: tensor {name!r} has shape "
-                f"{list(shape)}, where this config needs [{expected_shape}]",
+                f"{list(shape)}, where the model stores {len(want)} dimension(s)",
                 path=path,
             )
 
 
-def load_model(run_dir: str | Path) -> TrainableModel:
+def read_model(run_dir: str | Path) -> TrainableModel:
     """Rebuild the model saved in ``run_dir`` (family, config, weights); no code is executed.
 
     Every file is read through :mod:`synth_core.safe_io` (regular files of bounded size,
@@ -391,7 +392,8 @@ def load_model(run_dir: str | Path) -> TrainableModel:
         model.load_state(weights)
     except (KeyError, RuntimeError, ValueError, IndexError, TypeError) as error:
         raise CheckpointError(
-            f"weights do not fit a {record.family} model ({error})", path=run_dir
+            f"weights do not fit a {record.family} model ({error})",
+            path=Path(run_dir) / WEIGHTS_FILE,
         ) from None
     model.set_training(False)
     return model
