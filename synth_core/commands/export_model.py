@@ -17,6 +17,6 @@ def cli_export_model(args: argparse.Namespace) -> int:
         model = open_model(args.run)
     except FileNotFoundError as error:
         raise CheckpointError(f"no such model: {error}", path=args.run) from None
-    path = export_model(model, args.out, format=args.format)
+    path = export_model(model, args.out, format=args.format, model_id=args.run)
     sys.stdout.write(f"wrote {path}\n")
     return 0

@@ -308,7 +308,7 @@ class Batch:
 class BuiltinModel:
     """A model playable without training, as the model list shows it.
 
-    id : what :func:`synth_core.runs.load_model` accepts, ``FAMILY:NAME`` ("physical:string").
+    id : the model id, ``FAMILY:NAME`` ("physical:string"; see :func:`synth_core.runs.open_model`).
     family : the family that builds it. title : what the GUI shows ("Plucked string").
     description : the tooltip.
     """
@@ -417,10 +417,15 @@ class SoundModel(ABC):
         """The built-in model ``name`` (the part of its id after ``FAMILY:``)."""
         raise ModelConfigError(f"the {cls.family} family has no built-in model {name!r}")
 
+    #: why :meth:`export_module` gives None, in a few words (``timbrelab export-model`` says it)
+    export_refusal: ClassVar[str] = "it has no standalone decoder"
+
     def export_module(self) -> torch.nn.Module | None:
-        """A standalone decoder ``forward(controls [n, k]) -> audio [n, samples]`` that takes
-        control values in the order of :meth:`controls`, or None when the family has none
-        (the exporter then refuses with a clear message)."""
+        """A standalone module in nn~'s layout (:class:`synth_core.model_export.nn_tilde.
+        NNTildeModule`: ``decode`` from controls or latents to audio, ``forward``, ``encode`` for
+        autoencoders, each on ``[batch, channels, frames]`` signals) that TorchScript compiles,
+        or None when the family has none (the exporter then refuses, giving
+        :attr:`export_refusal`)."""
         return None
 
 

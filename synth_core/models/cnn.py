@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from synth_core.model_export.spectral import SpectralExport, spectral_export
 from synth_core.models import Family, register
 from synth_core.models.spectral import (
     SPECTRAL_PRESETS,
@@ -27,6 +28,10 @@ class CNNModel(SpectralAutoencoder):
     config_class: ClassVar[type[SpectralConfig]] = SpectralConfig
     variational: ClassVar[bool] = False
     PRESETS: ClassVar[dict[str, dict]] = PRESETS
+
+    def export_module(self) -> SpectralExport:
+        """The standalone encoder, decoder and renderer (see :mod:`synth_core.model_export`)."""
+        return spectral_export(self)
 
 
 register(

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 
 from synth_core import dsp, latent
 from synth_core.errors import ModelConfigError
+from synth_core.model_export.spectral import SpectralExport, spectral_export
 from synth_core.models import Family, register
 from synth_core.models.base import Batch, Control, check_range, safe_audio
 from synth_core.models.spectral import (
@@ -357,6 +358,10 @@ class GANModel(SpectralAutoencoder):
         z = torch.randn(n, int(self.config.noise), generator=generator) * float(values["variety"])
         draws = self.place(anchors, self.moves(self.generator_ema, anchors, z.to(device)))
         return draws + latent.slider_offset(self.axes, values).to(device), anchors.cpu()
+
+    def export_module(self) -> SpectralExport:
+        """The standalone encoder, decoder and renderer (see :mod:`synth_core.model_export`)."""
+        return spectral_export(self)
 
     # state -----------------------------------------------------------------------------------
 

@@ -94,6 +94,10 @@ class GMMModel(FrameFamily):
     family = "gmm"
     config_class = GMMConfig
     PRESETS = PRESETS
+    export_refusal = (
+        "a sound is a draw from the mixture rendered with the partial layout of the nearest "
+        "training sound, a search over the training set rather than a fixed decoder"
+    )
     can_encode = True
 
     def __init__(self, config: GMMConfig) -> None:

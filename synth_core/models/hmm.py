@@ -212,6 +212,10 @@ class HMMModel(FrameFamily):
     family = "hmm"
     config_class = HMMConfig
     PRESETS = PRESETS
+    export_refusal = (
+        "each sound's stage durations are drawn and its trajectory solved (MLPG) per draw, so "
+        "there is no fixed-size decoder from controls to audio"
+    )
 
     def __init__(self, config: HMMConfig) -> None:
         super().__init__(config)

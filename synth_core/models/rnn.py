@@ -127,6 +127,10 @@ class RNNModel(FrameFamily, nn.Module):
     family = "rnn"
     config_class = RNNConfig
     PRESETS = PRESETS
+    export_refusal = (
+        "it samples a sound step by step from the GRU's predicted distribution, for as long as "
+        "asked; there is no decoder from controls to audio"
+    )
     takes_primer = True
     variable_length = True
 

@@ -21,6 +21,7 @@ from typing import ClassVar
 from torch import Tensor
 
 from synth_core.errors import ModelConfigError
+from synth_core.model_export.spectral import SpectralExport, spectral_export
 from synth_core.models import Family, register
 from synth_core.models.spectral import (
     SPECTRAL_PRESETS,
@@ -67,6 +68,10 @@ class VAEModel(SpectralAutoencoder):
     PRESETS: ClassVar[dict[str, dict]] = PRESETS
 
     config: VAEConfig
+
+    def export_module(self) -> SpectralExport:
+        """The standalone encoder, decoder and renderer (see :mod:`synth_core.model_export`)."""
+        return spectral_export(self)
 
     def kl_free_bits(self) -> float:
         return float(self.config.free_bits)

@@ -223,9 +223,11 @@ def test_cancelling_a_batch_keeps_what_was_written(tmp_path):
     assert len(list(tmp_path.glob("*.json"))) == 2
 
 
-def test_a_family_without_an_export_module_says_so(tmp_path):
+def test_a_family_without_an_export_module_says_why(tmp_path):
     from synth_core.export import export_model
-    from synth_core.runs import open_model
+    from synth_core.models import get_family
 
-    with pytest.raises(ExportError, match="cannot be exported"):
-        export_model(open_model("physical:string"), tmp_path / "m.pt", format="torchscript")
+    model = get_family("hmm").model_class.from_config(get_family("hmm").model_class.config_class())
+    with pytest.raises(ExportError, match="'hmm' family cannot be exported: each sound's stage"):
+        export_model(model, tmp_path / "m.pt", format="torchscript")
+    assert not (tmp_path / "m.pt").exists()
