@@ -225,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds between saves",
     )
+    p.add_argument(
+        "--nproc",
+        type=int_in_range(1, 1024),
+        default=1,
+        metavar="N",
+        help="train data-parallel in N local processes (torchrun; one per GPU, or CPU cores)",
+    )
 
     p = sub.add_parser("generate", help="render sounds from a model")
     p.add_argument("run", metavar="MODEL", help=MODEL_HELP)
@@ -305,8 +312,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace a pack already in --out")
 
     p = sub.add_parser("bench", help="speed and memory numbers per family")
-    p.add_argument("--family", default=None)
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--family", default=None,
+        help="one family, or studio, notes or app (the app's launch, first sound, idle memory)",
+    )  # fmt: skip
+    p.add_argument(
+        "--json", nargs="?", const="-", default=None, metavar="FILE",
+        help="write the report (device, versions, machine, every figure) to FILE; "
+        "without FILE print it as JSON instead of the table",
+    )  # fmt: skip
+    p.add_argument(
+        "--compare", nargs="+", default=None, metavar="OLD.json",
+        help="print each figure's ratio to OLD's and flag regressions over 10 %%; "
+        "OLD.json NEW.json compares two saved reports without measuring",
+    )  # fmt: skip
+    p.add_argument("--note", default="", help="a remark saved in the report (machine load…)")
     return parser
 
 

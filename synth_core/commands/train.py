@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from synth_core import checkpoint as ckpt
+from synth_core import distributed
 from synth_core.cli import output_folder_problem
 from synth_core.clip_length import clip_length_for_family
 from synth_core.commands.progress_bar import TerminalProgressBar
@@ -100,11 +101,46 @@ class JsonLinesReporter:
         )
 
 
+def child_argv(args: argparse.Namespace) -> list[str]:
+    """The ``train …`` arguments of ``args`` without ``--nproc``: what each of the processes
+    that ``--nproc N`` starts runs."""
+    argv = ["-v"] if getattr(args, "verbose", False) else []
+    argv += ["train", str(args.data), "--family", args.family, "--out", str(args.out)]
+    if args.steps is not None:
+        argv += ["--steps", str(args.steps)]
+    if args.max_minutes is not None:
+        argv += ["--max-minutes", repr(float(args.max_minutes))]
+    if args.resume:
+        argv.append("--resume")
+    if args.device:
+        argv += ["--device", args.device]
+    argv += ["--progress", args.progress]
+    if args.preset:
+        argv += ["--preset", args.preset]
+    for pair in args.set:
+        argv += ["--set", pair]
+    argv += ["--seed", str(args.seed), "--checkpoint-every", repr(float(args.checkpoint_every))]
+    return argv
+
+
 def cli_train(args: argparse.Namespace) -> int:
     """``timbrelab train DATA --family F --out RUN [...]``."""
     jsonl = JsonLinesReporter(Path(args.out)) if args.progress == "jsonl" else None
     try:
-        return _train(args, jsonl)
+        nproc = int(getattr(args, "nproc", 1) or 1)
+        if nproc > 1 and not distributed.launched():
+            # torchrun's launcher starts the processes; each is this command without --nproc
+            # and finds its rank in the environment (synth_core.distributed.init)
+            distributed.launch(nproc, child_argv(args))
+            return 0
+        if distributed.launched():
+            args.device = distributed.init(args.device)
+            if not distributed.is_main():
+                jsonl = None
+        try:
+            return _train(args, jsonl)
+        finally:
+            distributed.shutdown()
     except Exception as error:
         # a full disk or exhausted memory is told as one line, here and on stderr (cli.main)
         typed = from_system_error(error, path=args.out)
@@ -144,8 +180,13 @@ def _train(args: argparse.Namespace, jsonl: JsonLinesReporter | None) -> int:
         if "clip_seconds" not in settings:  # the folder's sounds set the length (issue 18)
             choice = clip_length_for_family(args.family, args.data)
             settings["clip_seconds"] = choice.seconds
-            if jsonl is None:
+            if jsonl is None and distributed.is_main():
                 sys.stderr.write(choice.describe() + "\n")
+        # the starting weights follow --seed as well, so a run can be repeated (and N processes
+        # start where one would: rank 0's weights are given to the others in any case)
+        import torch
+
+        torch.manual_seed(args.seed)
         learner = build_learner(args.family, preset=args.preset, settings=settings)
     config = learner.config
     clips = load_clips_reporting(
@@ -167,6 +208,8 @@ def _train(args: argparse.Namespace, jsonl: JsonLinesReporter | None) -> int:
     bar = None
     if jsonl is not None:
         callbacks = jsonl.callbacks(stop_requested.is_set)
+    elif not distributed.is_main():  # rank 0 reports for every process
+        callbacks = Callbacks(should_stop=stop_requested.is_set)
     elif args.progress == "bar":
         bar = TerminalProgressBar(
             steps=budget.steps,
@@ -211,6 +254,8 @@ def _train(args: argparse.Namespace, jsonl: JsonLinesReporter | None) -> int:
             bar.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if not distributed.is_main():
+        return 0
     if jsonl is not None:
         jsonl.emit(
             DoneEvent(

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
+from synth_core import distributed
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
 from synth_core.models.base import (
@@ -134,20 +135,31 @@ class GMMModel(FrameFamily):
         self._m_step(self.codes.double(), resp)
         logger.info("gmm: %d sounds, %d axes, %d components", len(flat), len(variances), c)
 
-    def _m_step(self, x: Tensor, resp: Tensor) -> None:
-        counts = resp.sum(dim=0) + 1e-9  # [C]
+    def _m_step(
+        self,
+        x: Tensor,
+        resp: Tensor,
+        *,
+        everything: Tensor | None = None,
+        reduce: Callable[[Tensor], Tensor] = lambda t: t,
+    ) -> None:
+        """Weights, means and covariances from the responsibilities ``resp`` of the sounds
+        ``x``; with several training processes ``x`` is this process's share, ``reduce`` sums
+        each statistic over the processes and ``everything`` is the whole training set."""
+        everything = x if everything is None else everything
+        counts = reduce(resp.sum(dim=0)) + 1e-9  # [C]
         self.weights = counts / counts.sum()
-        self.means = (resp.T @ x) / counts[:, None]
+        self.means = reduce(resp.T @ x) / counts[:, None]
         diff = x[None, :, :] - self.means[:, None, :]  # [C, N, P]
         weighted = diff * resp.T[:, :, None]
         eye = torch.eye(x.shape[1], dtype=torch.float64)
-        self.covariances = weighted.transpose(1, 2) @ diff / counts[:, None, None]
+        self.covariances = reduce(weighted.transpose(1, 2) @ diff) / counts[:, None, None]
         self.covariances = self.covariances + self._floor * eye
         # An emptied component restarts on the whole data's spread rather than collapsing.
         empty = counts < 1.0
         if bool(empty.any()):
-            self.means[empty] = x.mean(dim=0)
-            self.covariances[empty] = torch.cov(x.T) + self._floor * eye
+            self.means[empty] = everything.mean(dim=0)
+            self.covariances[empty] = torch.cov(everything.T) + self._floor * eye
 
     def step(self, batch: Batch) -> dict[str, float]:
         """One EM iteration over every training sound.
@@ -157,13 +169,20 @@ class GMMModel(FrameFamily):
         """
         if self.codes.shape[0] == 0:
             self._fit_data(batch.audio, batch.pitch)
-        x = self.codes.double()
+        everything = self.codes.double()
+        # with several training processes each takes a share of the sounds and the statistics
+        # are summed over them (synth_core.distributed), which gives one process's model
+        x = everything[distributed.shard(everything.shape[0])]
         log_joint = _log_gaussian(x, self.means, self.covariances) + torch.log(self.weights)
         log_likelihood = torch.logsumexp(log_joint, dim=1)
         resp = torch.exp(log_joint - log_likelihood[:, None])
-        self._m_step(x, resp)
-        used = int((self.weights > 0.5 / x.shape[0]).sum())
-        return {"nll_per_dim": float(-log_likelihood.mean()) / x.shape[1], "components": used}
+        self._m_step(x, resp, everything=everything, reduce=distributed.all_reduce_sum)
+        used = int((self.weights > 0.5 / everything.shape[0]).sum())
+        if distributed.active():
+            mean = distributed.all_reduce_sum(log_likelihood.sum()) / everything.shape[0]
+        else:
+            mean = log_likelihood.mean()
+        return {"nll_per_dim": float(-mean) / x.shape[1], "components": used}
 
     def state(self) -> dict[str, Tensor]:
         return {

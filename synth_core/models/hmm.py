@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ import torch
 from scipy.linalg import solveh_banded
 from torch import Tensor
 
-from synth_core import dsp
+from synth_core import distributed, dsp
 from synth_core.errors import ModelConfigError
 from synth_core.models import Family, register
 from synth_core.models.base import (
@@ -155,7 +155,13 @@ def _log_emission(obs: Tensor, means: Tensor, variances: Tensor) -> Tensor:
 
 
 def baum_welch(
-    obs: Tensor, means: Tensor, variances: Tensor, stay: Tensor, floor: Tensor
+    obs: Tensor,
+    means: Tensor,
+    variances: Tensor,
+    stay: Tensor,
+    floor: Tensor,
+    *,
+    reduce: Callable[[Tensor], Tensor] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, float]:
     """One Baum-Welch iteration of a left-to-right HMM that starts in state 0 and ends in S−1.
 
@@ -167,6 +173,10 @@ def baum_welch(
     Returns
     -------
     (means, variances, stay, log-likelihood per frame) after the update.
+
+    With several training processes ``obs`` is this process's share of the sounds and
+    ``reduce`` sums each statistic over the processes, so every one gets the update of all
+    the sounds.
     """
     n, t_len, _ = obs.shape
     s = means.shape[0]
@@ -197,13 +207,18 @@ def baum_welch(
         alpha[:, :-1, :-1] + log_move[:-1] + after[:, :, 1:] - log_z[:, None, None]
     ).sum((0, 1))
     moves = torch.cat([moves, torch.zeros(1, dtype=obs.dtype)])
-    occupancy = gamma.sum((0, 1))[:, None] + 1e-9  # [S, 1]
-    new_means = torch.einsum("nts,ntf->sf", gamma, obs) / occupancy
-    second = torch.einsum("nts,ntf->sf", gamma, obs.square()) / occupancy
+    total = (lambda t: t) if reduce is None else reduce
+    stays, moves = total(stays), total(moves)
+    occupancy = total(gamma.sum((0, 1)))[:, None] + 1e-9  # [S, 1]
+    new_means = total(torch.einsum("nts,ntf->sf", gamma, obs)) / occupancy
+    second = total(torch.einsum("nts,ntf->sf", gamma, obs.square())) / occupancy
     new_variances = torch.maximum(second - new_means.square(), floor)
     new_stay = (stays / (stays + moves + 1e-9)).clamp(0.05, 0.995)
     new_stay[-1] = 0.995  # the last stage lasts until the sound ends
-    return new_means, new_variances, new_stay, float(log_z.mean()) / t_len
+    if reduce is None:
+        return new_means, new_variances, new_stay, float(log_z.mean()) / t_len
+    counted = reduce(torch.stack([log_z.sum(), torch.tensor(float(n), dtype=log_z.dtype)]))
+    return new_means, new_variances, new_stay, float(counted[0] / counted[1]) / t_len
 
 
 class HMMModel(FrameFamily):
@@ -290,8 +305,16 @@ class HMMModel(FrameFamily):
             members = obs[self.sound_type == c]
             if members.shape[0] == 0:
                 continue
+            # several training processes: each takes a share of the type's sounds and the
+            # statistics are summed over them (synth_core.distributed)
+            reduce = distributed.all_reduce_sum if distributed.active() else None
             means, variances, stay, log_likelihood = baum_welch(
-                members, self.means[c], self.variances[c], self.stay[c], self.floor
+                members[distributed.shard(members.shape[0])],
+                self.means[c],
+                self.variances[c],
+                self.stay[c],
+                self.floor,
+                reduce=reduce,
             )
             self.means[c], self.variances[c], self.stay[c] = means, variances, stay
             total += log_likelihood * members.shape[0]

@@ -44,12 +44,14 @@ def select_device(requested: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def configure_threads(device: torch.device) -> int:
-    """Use the CPU cores this process may run on (at most 8: small models gain nothing more)."""
+def configure_threads(device: torch.device, processes: int = 1) -> int:
+    """Use the CPU cores this process may run on (at most 8: small models gain nothing more),
+    shared fairly among ``processes`` training processes on this machine."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
+    cores = max(1, cores // max(1, processes))
     threads = max(1, min(cores, 8)) if device.type == "cpu" else max(1, min(cores, 4))
     torch.set_num_threads(threads)
     return threads

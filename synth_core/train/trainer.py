@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from synth_core import checkpoint as ckpt
+from synth_core import distributed
 from synth_core.dataset import ClipSet
 from synth_core.errors import DiskFullError, TrainingError
 from synth_core.models.base import Batch, TrainableModel
@@ -97,9 +98,16 @@ class Trainer:
         self.callbacks = callbacks or Callbacks()
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.device = select_device(device)
-        self.threads = configure_threads(self.device)
+        # several processes (``--nproc``): each takes its share of every batch, gradients and
+        # EM statistics are summed over them (synth_core.distributed), only rank 0 writes
+        self.world = distributed.world_size()
+        self.rank = distributed.rank()
+        self.threads = configure_threads(self.device, distributed.local_world_size())
         self.train_clips, self.held_out = split_held_out(data)
         self.batch_size = int(batch_size or learner.batch_size or 16)
+        distributed.check_batch(min(self.batch_size, len(self.train_clips)), learner.family)
+        self._share = 1.0  # this process's part of the current global batch
+        self._gradient_sync: distributed.GradientSync | None = None
         self.checkpoint_every_s = checkpoint_every_s
         self.preview_every_s = preview_every_s
         self.log_every = max(1, int(log_every))
@@ -164,7 +172,8 @@ class Trainer:
         """
         run_dir = Path(run_dir)
         record = ckpt.read_record(run_dir)
-        ckpt.remove_temp_files(run_dir)  # what a killed writer left; the run is ours now
+        if distributed.is_main():
+            ckpt.remove_temp_files(run_dir)  # what a killed writer left; the run is ours now
         weights, weights_step = ckpt.read_weights(run_dir)
         self.learner.load_state(weights)
         step = record.step if weights_step is None else weights_step
@@ -192,7 +201,8 @@ class Trainer:
         self.resumed_from = step
         self.saved_step = step
         self._began = True
-        ckpt.truncate_history(run_dir, up_to_step=step)
+        if distributed.is_main():
+            ckpt.truncate_history(run_dir, up_to_step=step)
         return step
 
     # the loop ----------------------------------------------------------------------------------
@@ -209,6 +219,13 @@ class Trainer:
         pitch = self.train_clips.pitch[idx] if self.train_clips.has_pitch else None
         if self.augment:
             audio, pitch = augment(audio, pitch, self.generator)
+        if self.world > 1:
+            # every process draws the same global batch (same generator), then keeps its share:
+            # the data order and augmentation match one process's, whatever the process count
+            part = distributed.shard(len(idx))
+            self._share = (part.stop - part.start) / len(idx)
+            audio, idx = audio[part], idx[part]
+            pitch = pitch[part] if pitch is not None else None
         return Batch(audio=audio, pitch=pitch, index=idx.clone()).to(self.device)
 
     def _take_snapshot(self) -> None:
@@ -289,6 +306,9 @@ class Trainer:
         """
         if self.run_dir is None:
             return
+        if not distributed.is_main():  # every process holds the same model; rank 0 writes it
+            self.saved_step = self.step
+            return
         optimizer_tensors, _ = self.optim.state()
         tensors = dict(optimizer_tensors)
         tensors.update(ckpt.rng_state_tensors(self.generator))
@@ -314,7 +334,7 @@ class Trainer:
         )
 
     def _preview(self) -> None:
-        if self.callbacks.preview is None:
+        if self.callbacks.preview is None or not distributed.is_main():
             return
         was_training = self.learner.is_training
         self.learner.set_training(False)
@@ -351,6 +371,8 @@ class Trainer:
             self._began = True
         self.learner.move_to(self.device)
         rehome_optimizers(self.learner)
+        if self.world > 1:
+            self._join_processes()
         self.learner.set_training(True)
         self._take_snapshot()
         session_start_elapsed = self.elapsed_s
@@ -359,10 +381,16 @@ class Trainer:
         last_checkpoint = last_preview = last_progress = last_tick
         losses: dict[str, float] = {}
         stopped = False
-        while not self._done():
-            if self._stop.is_set() or (
+        while True:
+            done = self._done()
+            stop = self._stop.is_set() or (
                 self.callbacks.should_stop is not None and self.callbacks.should_stop()
-            ):
+            )
+            if self.world > 1:  # the processes stop together, at the same step
+                done, stop = self._agree(done, stop)
+            if done:
+                break
+            if stop:
                 stopped = True
                 break
             if not self._running.is_set():
@@ -371,6 +399,8 @@ class Trainer:
                 continue
             batch = self._next_batch()
             losses = {k: float(v) for k, v in self.learner.step(batch).items()}
+            if self.world > 1:
+                losses = self._global_losses(losses)
             now = time.monotonic()
             self.elapsed_s += now - last_tick
             last_tick = now
@@ -380,7 +410,11 @@ class Trainer:
             self.step += 1
             if self.callbacks.step_done is not None:
                 self.callbacks.step_done(self.step)
-            if self.step % self.log_every == 0 and self.run_dir is not None:
+            if (
+                self.step % self.log_every == 0
+                and self.run_dir is not None
+                and distributed.is_main()
+            ):
                 self.run_dir.mkdir(parents=True, exist_ok=True)
                 entry = {"step": self.step, "elapsed_s": round(self.elapsed_s, 3), "lr": self.lr}
                 try:
@@ -409,7 +443,41 @@ class Trainer:
             self.learner.end(self.train_clips)
         self.metrics = self._validate() | {k: float(v) for k, v in losses.items()}
         self.save_checkpoint()
+        if self._gradient_sync is not None:
+            self._gradient_sync.remove()
+            self._gradient_sync = None
         return TrainResult(self.step, self.elapsed_s, stopped, dict(self.metrics))
+
+    # several processes -------------------------------------------------------------------------
+
+    @property
+    def comm_s(self) -> float:
+        """Seconds this process has waited in gradient reductions (0 in one process)."""
+        return 0.0 if self._gradient_sync is None else self._gradient_sync.comm_s
+
+    def _join_processes(self) -> None:
+        """Start every process from rank 0's weights, sum gradients over them, and give each
+        its own noise (the reparameterisation, input noise) from here on."""
+        if isinstance(self.learner, torch.nn.Module):
+            distributed.broadcast_module(self.learner)
+            if self._gradient_sync is None:
+                self._gradient_sync = distributed.GradientSync(
+                    [self.learner], share=lambda: self._share
+                )
+        if self.rank > 0:
+            torch.manual_seed(self.seed + 7919 * self.rank)
+
+    def _agree(self, done: bool, stop: bool) -> tuple[bool, bool]:
+        """Whether any process's budget is spent or was asked to stop."""
+        flags = torch.tensor([float(done), float(stop)])
+        distributed.all_reduce_max(flags)
+        return bool(flags[0]), bool(flags[1])
+
+    def _global_losses(self, losses: dict[str, float]) -> dict[str, float]:
+        """The whole batch's loss terms: each process's weighted by its share, summed."""
+        values = torch.tensor([v * self._share for v in losses.values()], dtype=torch.float64)
+        distributed.all_reduce_sum(values)
+        return dict(zip(losses, values.tolist(), strict=True))
 
     def _report(self, losses: dict[str, float], start_step: int, start_elapsed: float) -> None:
         if self.callbacks.progress is None:

@@ -1,0 +1,250 @@
+"""Data-parallel training over several processes with ``torch.distributed``.
+
+``timbrelab train … --nproc N`` starts N copies of the command through torchrun's launcher
+(:func:`launch`); each copy finds its rank and the world size in the environment torchrun sets
+(``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``…) and joins the process group in :func:`init`: gloo
+for tensors on the CPU, NCCL for tensors on CUDA. The same code runs across machines when
+``torchrun --nnodes … --rdzv-backend c10d --rdzv-endpoint HOST:PORT -m synth_core.cli train …``
+starts it (README).
+
+Every helper here is a no-op in a single process, so the single-process path is unchanged.
+Collectives wait at most :data:`TIMEOUT` for the other processes: one that died or hangs makes
+the others raise :class:`~synth_core.errors.TrainingError` instead of waiting for ever.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from synth_core.errors import ModelConfigError, TrainingError
+
+TIMEOUT = datetime.timedelta(seconds=60)
+"""How long a collective waits for the other processes before the run fails."""
+
+# what the learners that train by gradient steps on shared weights are; the others keep a
+# per-clip table (gan's latent table, physical's matched settings) that each process would
+# update apart from the others, so their runs stay in one process
+PARALLEL_FAMILIES = ("cnn", "vae", "rnn", "gmm", "hmm")
+
+
+def launched() -> bool:
+    """True in a process that torchrun started as one of several (``WORLD_SIZE`` > 1)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def active() -> bool:
+    """True once this process is in a process group of more than one process."""
+    return (
+        torch.distributed.is_available()
+        and torch.distributed.is_initialized()
+        and torch.distributed.get_world_size() > 1
+    )
+
+
+def rank() -> int:
+    """This process's rank (0 in a single process)."""
+    return torch.distributed.get_rank() if active() else 0
+
+
+def world_size() -> int:
+    """How many processes train together (1 in a single process)."""
+    return torch.distributed.get_world_size() if active() else 1
+
+
+def local_world_size() -> int:
+    """How many of them run on this machine (torchrun's ``LOCAL_WORLD_SIZE``)."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if active() else 1
+
+
+def is_main() -> bool:
+    """True in the process that writes checkpoints, history and progress (rank 0)."""
+    return rank() == 0
+
+
+def init(device: str | None) -> str | None:
+    """Join the process group torchrun described in the environment; returns the device this
+    process trains on (``cuda:LOCAL_RANK`` where the run is on CUDA, else ``device``).
+
+    A no-op returning ``device`` when torchrun did not start this process as one of several.
+    """
+    if not launched() or active():
+        return device
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    wants_cuda = (device or "").startswith("cuda") or (device is None and torch.cuda.is_available())
+    if wants_cuda:
+        if not torch.cuda.is_available():
+            raise ModelConfigError(f"--device {device} asked for, but CUDA is not available")
+        device = f"cuda:{local_rank % torch.cuda.device_count()}"
+        torch.cuda.set_device(torch.device(device))
+        backend = "cpu:gloo,cuda:nccl"  # the EM families reduce CPU tensors
+    else:
+        backend = "gloo"
+    try:
+        torch.distributed.init_process_group(backend=backend, timeout=TIMEOUT)
+    except Exception as error:  # the rendezvous failed or timed out
+        raise TrainingError(
+            f"could not join the other training processes within {TIMEOUT.seconds} s "
+            f"({first_line(error)}); check that every process was started with the same "
+            "--rdzv-endpoint and that its port is reachable"
+        ) from error
+    return device
+
+
+def shutdown() -> None:
+    """Leave the process group (at the end of a run, so the next one starts clean)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
+
+
+def _collective(what: str, call: Callable[[], object]) -> None:
+    """Run a collective, turning a peer that died or hangs into one clear error."""
+    try:
+        call()
+    except RuntimeError as error:  # DistBackendError, gloo's "Connection closed by peer"…
+        raise TrainingError(
+            f"another training process stopped or did not answer within {TIMEOUT.seconds} s "
+            f"while {what} ({first_line(error)}); this process stops too. The last checkpoint "
+            "is kept: resume the run with --resume"
+        ) from error
+
+
+def all_reduce_sum(tensor: Tensor) -> Tensor:
+    """Sum ``tensor`` over every process, in place, and return it (unchanged in one process)."""
+    if active():
+        _collective("adding up statistics", lambda: torch.distributed.all_reduce(tensor))
+    return tensor
+
+
+def all_reduce_max(tensor: Tensor) -> Tensor:
+    """The element-wise largest ``tensor`` over every process, in place."""
+    if active():
+        _collective(
+            "agreeing when to stop",
+            lambda: torch.distributed.all_reduce(tensor, op=torch.distributed.ReduceOp.MAX),
+        )
+    return tensor
+
+
+def broadcast_module(module: torch.nn.Module) -> None:
+    """Give every process rank 0's parameters and buffers (what DDP does at construction)."""
+    if not active():
+        return
+    for tensor in module.state_dict().values():
+        _collective(
+            "sharing the starting weights", lambda t=tensor: torch.distributed.broadcast(t, 0)
+        )
+
+
+def shard(count: int) -> slice:
+    """This process's contiguous share of ``count`` items (all of them in one process).
+
+    Shares differ in size by at most one; :class:`GradientSync` weights each process's
+    gradient by its share, so the sum is the gradient of the whole batch's mean loss.
+    """
+    world = world_size()
+    if world == 1:
+        return slice(0, count)
+    base, extra = divmod(count, world)
+    r = rank()
+    start = r * base + min(r, extra)
+    return slice(start, start + base + (1 if r < extra else 0))
+
+
+def check_batch(batch_size: int, family: str) -> None:
+    """Refuse a run whose batches cannot give every process at least one clip, or a family
+    that does not train over several processes."""
+    world = world_size()
+    if world == 1:
+        return
+    if family not in PARALLEL_FAMILIES:
+        raise ModelConfigError(
+            f"family {family!r} keeps a per-clip table that the processes would update apart; "
+            f"train it in one process (without --nproc); these train over several: "
+            f"{', '.join(PARALLEL_FAMILIES)}"
+        )
+    if batch_size < world:
+        raise ModelConfigError(
+            f"a batch of {batch_size} clips cannot give each of {world} processes a clip; "
+            f"use --nproc {batch_size} or fewer, or --set batch_size={world}"
+        )
+
+
+class GradientSync:
+    """Averages gradients over the processes as backward produces them (DDP's semantics).
+
+    Each parameter's gradient is weighted by this process's share of the global batch and
+    summed over processes by a hook that runs when autograd has accumulated it, so a family's
+    own gradient clipping and optimiser step, which follow ``backward()`` inside its ``step``,
+    see the gradient of the whole batch, as in one process. ``comm_s`` is the time spent
+    waiting in those reductions (the scaling bench reports it).
+    """
+
+    def __init__(self, modules: Sequence[torch.nn.Module], share: Callable[[], float]) -> None:
+        self.share = share
+        self.comm_s = 0.0
+        self.handles = []
+        seen: set[int] = set()
+        for module in modules:
+            for parameter in module.parameters():
+                if parameter.requires_grad and id(parameter) not in seen:
+                    seen.add(id(parameter))
+                    self.handles.append(parameter.register_post_accumulate_grad_hook(self._hook))
+
+    def _hook(self, parameter: Tensor) -> None:
+        grad = parameter.grad
+        if grad is None:
+            return
+        grad.mul_(self.share())
+        start = time.perf_counter()
+        _collective("averaging gradients", lambda: torch.distributed.all_reduce(grad))
+        self.comm_s += time.perf_counter() - start
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+
+def launch(nproc: int, child_argv: Sequence[str], *, threads: int | None = None) -> None:
+    """Run ``python -m synth_core.cli CHILD_ARGV`` in ``nproc`` local processes through
+    torchrun's launcher (``torch.distributed.run``) and wait for them.
+
+    Raises
+    ------
+    TrainingError
+        A process failed; the message names its rank and exit code (its own error line is on
+        stderr above), and ``exit_code`` is that process's when it was 2 (bad input).
+    """
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    # torchrun would set 1 and say so; a fair share of the cores each is what a CPU run wants
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads or max(1, (cores or 1) // nproc)))
+    argv = ["--standalone", f"--nproc-per-node={nproc}", "--max-restarts=0"]
+    argv += ["-m", "synth_core.cli", *child_argv]
+    try:
+        run(parse_args(argv))
+    except ChildFailedError as error:
+        failures = sorted(error.failures.items())
+        rank_, failure = failures[0]
+        code = failure.exitcode
+        described = f"signal {-code}" if code < 0 else f"exit code {code}"
+        problem = TrainingError(
+            f"training process {rank_} of {nproc} failed ({described}; its message is above); "
+            "the others were stopped"
+        )
+        if code == 2:
+            problem.exit_code = 2
+        raise problem from None
