@@ -12,9 +12,12 @@ torch. What nn~ reads from a scripted module, and what :class:`NNTildeModule` th
   attributes; none here), ``get_sample_rate() -> int``.
 
 A method takes ``[batch, in_channels, T / in_ratio]`` float32 and returns ``[batch, out_channels,
-T / out_ratio]`` for a host buffer of ``T`` samples. A one-shot decoder that renders one clip of
-``clip_samples`` per control frame is therefore registered with ``in_ratio = clip_samples`` and
-``out_ratio = 1``; its host buffer must be a multiple of the clip length.
+T / out_ratio]`` for a host buffer of ``T`` samples (nn~ feeds each input channel's last sample of
+every ``in_ratio`` and repeats each output frame ``out_ratio`` times). A one-shot decoder that
+renders one clip of ``clip_samples`` per control frame is therefore registered with ``in_ratio =
+clip_samples`` and ``out_ratio = 1``. nn~ runs with a buffer of the largest ratio when none is
+given, one clip here: that is the setting to use, since a larger buffer is rounded up to a power
+of two, which a clip of 44100 samples does not divide.
 """
 
 from collections.abc import Sequence

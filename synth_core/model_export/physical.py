@@ -232,6 +232,8 @@ class PhysicalExport(NNTildeModule):
             f"({', '.join(self.names)}, in each control's unit) -> "
             f"[batch, 1, frames x {self.clip_samples}] audio at {self.sample_rate} Hz",
             f"every note carries the noise the app draws for one note with seed {self.seed}",
+            f"in nn~, give no buffer size: it then runs one note ({self.clip_samples} samples) "
+            "per buffer",
         ]
 
     # controls ----------------------------------------------------------------------------------

@@ -138,6 +138,8 @@ class SpectralExport(NNTildeModule):
             "noise drawn by the app's seeded generator",
             "encode gives the encoder's latent mean, without the refinement steps the app's "
             "reconstruct takes; forward is decode(encode(audio))",
+            f"in nn~, give no buffer size: it then runs one clip ({self.clip_samples} samples) "
+            "per buffer",
         ]
 
     # network -----------------------------------------------------------------------------------
