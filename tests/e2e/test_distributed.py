@@ -1,0 +1,118 @@
+"""`timbrelab train --nproc 2`: two gloo processes on the CPU, started by torchrun's launcher,
+train what one process trains with the same global batch, write one run directory (rank 0 only)
+and hand it to a single process to resume.
+
+Every run here is pinned to one core, so each process computes with one thread whatever the
+machine: then the only difference between one process and two is the order in which the
+gradient (or EM statistic) of the two halves of a batch is added up. Tolerances: 1e-5 on the
+cnn's network weights after 4 Adam steps (measured: 1e-6), 1e-10 on the gmm's float64
+mixture after 5 EM steps (measured: 3e-17).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from synth_core import checkpoint
+from synth_core.progress import CheckpointEvent, DoneEvent, ProgressEvent, StartEvent, decode
+
+RATE = 16000
+pytestmark = pytest.mark.slow
+
+CNN = ["--family", "cnn", "--set", f"sample_rate={RATE}", "--set", "clip_seconds=0.25"]
+CNN += ["--set", "channels=16", "--set", "latent_channels=2", "--set", "n_controls=2"]
+CNN += ["--set", "batch_size=4"]
+
+
+def one_core() -> None:
+    """Run the child (and the processes it starts) on a single core: one thread each."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def timbrelab(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "synth_core", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=one_core,
+    )
+
+
+@pytest.fixture(scope="module")
+def sounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sounds")
+    t = np.arange(RATE // 4) / RATE
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        note = 50 + 2 * i
+        f0 = 440 * 2 ** ((note - 69) / 12)
+        x = (np.sin(2 * np.pi * f0 * t) + 0.1 * rng.normal(size=t.size)) * np.exp(-t * 8) * 0.4
+        sf.write(folder / f"s{i:02d}__p{note:03d}.wav", x.astype(np.float32), RATE)
+    return folder
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return checkpoint.read_weights(run)[0]
+
+
+def test_two_processes_train_the_cnn_one_process_would_and_one_process_resumes_it(sounds, tmp_path):
+    two, one = tmp_path / "two", tmp_path / "one"
+    both = timbrelab("train", str(sounds), "--out", str(two), *CNN, "--steps", "4",
+                     "--nproc", "2", "--progress", "jsonl")  # fmt: skip
+    assert both.returncode == 0, both.stderr
+    single = timbrelab("train", str(sounds), "--out", str(one), *CNN, "--steps", "4",
+                       "--progress", "none")  # fmt: skip
+    assert single.returncode == 0, single.stderr
+
+    # rank 0 alone reports: one start, one done, each step once
+    events = [decode(line) for line in both.stdout.splitlines() if line.strip()]
+    assert sum(isinstance(e, StartEvent) for e in events) == 1
+    assert sum(isinstance(e, DoneEvent) for e in events) == 1
+    assert [e.step for e in events if isinstance(e, ProgressEvent)][:4] == [1, 2, 3, 4]
+    assert any(isinstance(e, CheckpointEvent) for e in events)
+
+    # the networks match; end()'s slider axes are eigenvectors of an 11-sound covariance whose
+    # tied eigenvalues make their directions arbitrary, so they are not compared
+    a, b = weights(two), weights(one)
+    learned = [k for k in a if k.startswith(("encoder.", "decoder."))]
+    assert learned
+    for name in learned:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-5, msg=name)
+    assert not any(p.name.startswith(".") or p.suffix == ".tmp" for p in two.iterdir())
+    assert checkpoint.read_record(two).step == 4
+
+    # the checkpoint holds nothing of the processes: one process continues it
+    resumed = timbrelab("train", str(sounds), "--out", str(two), "--family", "cnn",
+                        "--resume", "--steps", "6", "--progress", "none")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert checkpoint.read_record(two).step == 6
+
+
+def test_two_processes_fit_the_same_gaussian_mixture_as_one(sounds, tmp_path):
+    runs = {}
+    for n in (1, 2):
+        runs[n] = tmp_path / f"gmm{n}"
+        done = timbrelab("train", str(sounds), "--out", str(runs[n]), "--family", "gmm",
+                         "--steps", "5", "--nproc", str(n), "--progress", "none")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    a, b = weights(runs[2]), weights(runs[1])
+    assert set(a) == set(b)
+    for name in ("weights", "means", "covariances"):
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-10, msg=name)
+    assert checkpoint.read_record(runs[2]).step == 5
+
+
+def test_a_family_with_a_per_clip_table_is_refused_with_a_reason(sounds, tmp_path):
+    done = timbrelab("train", str(sounds), "--out", str(tmp_path / "p"), "--family", "physical",
+                     "--steps", "2", "--nproc", "2", "--progress", "none")  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "per-clip table" in done.stderr and "Traceback" not in done.stderr
