@@ -333,6 +333,8 @@ class SoundModel(ABC):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
     #: ``encode`` returns a latent code
     can_encode: ClassVar[bool] = False
+    #: ``decode_latents`` turns latents as ``encode`` gives them back into audio (the sound map)
+    can_decode: ClassVar[bool] = False
     #: ``resynthesize`` renders analysed audio through the family's renderer alone
     can_resynthesize: ClassVar[bool] = False
     #: ``set_primer`` sets a recording that generation continues
@@ -387,6 +389,11 @@ class SoundModel(ABC):
         """Latent code of ``audio`` ``[n, samples]``, or None for families without one
         (``can_encode`` False)."""
         return None
+
+    def decode_latents(self, latents: Tensor) -> Tensor:
+        """Audio ``[n, samples]`` from latents ``[n, latent_dim]`` as :meth:`encode` gives them
+        (a point of the sound map, or a blend of several). Only where ``can_decode``."""
+        raise ModelConfigError(f"the {self.family} family cannot turn a latent back into sound")
 
     def values_from_audio(self, audio: Tensor) -> dict[str, float] | None:
         """Slider values that put the model at the sound ``audio`` ``[samples]`` (what the

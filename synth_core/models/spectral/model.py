@@ -55,6 +55,7 @@ class SpectralAutoencoder(
     # the Trainer's pitch/gain/shift augmentation blurs the partials this model learns
     augments: ClassVar[bool] = False
     can_encode: ClassVar[bool] = True
+    can_decode: ClassVar[bool] = True
     can_resynthesize: ClassVar[bool] = True
     reconstructs_with_pitch: ClassVar[bool] = True
 

@@ -73,6 +73,18 @@ class SpectralSounds:
         return mean
 
     @torch.no_grad()
+    def decode_latents(self, latents: Tensor, *, pitch: Tensor | None = None) -> Tensor:
+        """Audio ``[n, samples]`` from latents ``[n, latent_dim]`` (decoder, then renderer); a
+        pitch-conditioned model plays at ``pitch`` (MIDI ``[n]``), else at the training
+        pitches' median."""
+        z = latents.to(self.bin_mean.device, torch.float32).reshape(latents.shape[0], -1)
+        if bool(self.pitched) and pitch is None:
+            known = self.train_pitches[torch.isfinite(self.train_pitches)]
+            middle = float(known.median()) if known.numel() else 60.0
+            pitch = torch.full((z.shape[0],), middle)
+        return safe_audio(self.render(self.decode(z, pitch))).cpu()
+
+    @torch.no_grad()
     def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
         """Encode and decode ``audio`` ``[n, samples]``; ``pitch`` (MIDI ``[n]``) helps a
         pitch-conditioned model, estimated from the audio when not given."""
