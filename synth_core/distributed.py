@@ -113,8 +113,8 @@ def _collective(what: str, call: Callable[[], object]) -> None:
         call()
     except RuntimeError as error:  # DistBackendError, gloo's "Connection closed by peer"…
         raise TrainingError(
-            f"another training process stopped or did not answer within {TIMEOUT.seconds} s "
-            f"while {what} ({first_line(error)}); this process stops too. The last checkpoint "
+            f"another training process stopped or did not answer (waited at most "
+            f"{TIMEOUT.seconds} s) while {what} ({first_line(error)}); this process stops too. The last checkpoint "
             "is kept: resume the run with --resume"
         ) from error
 
@@ -161,18 +161,23 @@ def shard(count: int) -> slice:
     return slice(start, start + base + (1 if r < extra else 0))
 
 
-def check_batch(batch_size: int, family: str) -> None:
-    """Refuse a run whose batches cannot give every process at least one clip, or a family
-    that does not train over several processes."""
-    world = world_size()
-    if world == 1:
-        return
+def check_family(family: str) -> None:
+    """Refuse a family that does not train over several processes (before any is started)."""
     if family not in PARALLEL_FAMILIES:
         raise ModelConfigError(
             f"family {family!r} keeps a per-clip table that the processes would update apart; "
             f"train it in one process (without --nproc); these train over several: "
             f"{', '.join(PARALLEL_FAMILIES)}"
         )
+
+
+def check_batch(batch_size: int, family: str) -> None:
+    """Refuse a run whose batches cannot give every process at least one clip, or a family
+    that does not train over several processes."""
+    world = world_size()
+    if world == 1:
+        return
+    check_family(family)
     if batch_size < world:
         raise ModelConfigError(
             f"a batch of {batch_size} clips cannot give each of {world} processes a clip; "
@@ -226,8 +231,14 @@ def launch(nproc: int, child_argv: Sequence[str], *, threads: int | None = None)
         A process failed; the message names its rank and exit code (its own error line is on
         stderr above), and ``exit_code`` is that process's when it was 2 (bad input).
     """
+    import logging
+
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
+
+    # the launcher logs each failure with its own prefix; the error raised below says it once
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     # torchrun would set 1 and say so; a fair share of the cores each is what a CPU run wants
@@ -237,13 +248,13 @@ def launch(nproc: int, child_argv: Sequence[str], *, threads: int | None = None)
     try:
         run(parse_args(argv))
     except ChildFailedError as error:
-        failures = sorted(error.failures.items())
-        rank_, failure = failures[0]
+        rank_, failure = error.get_first_failure()  # the one that failed first
         code = failure.exitcode
-        described = f"signal {-code}" if code < 0 else f"exit code {code}"
+        described = (
+            f"killed by signal {-code}" if code < 0 else f"exit code {code}; its message is above"
+        )
         problem = TrainingError(
-            f"training process {rank_} of {nproc} failed ({described}; its message is above); "
-            "the others were stopped"
+            f"training process {rank_} of {nproc} failed ({described}); the others were stopped"
         )
         if code == 2:
             problem.exit_code = 2

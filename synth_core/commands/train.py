@@ -129,6 +129,7 @@ def cli_train(args: argparse.Namespace) -> int:
     try:
         nproc = int(getattr(args, "nproc", 1) or 1)
         if nproc > 1 and not distributed.launched():
+            distributed.check_family(args.family)
             # torchrun's launcher starts the processes; each is this command without --nproc
             # and finds its rank in the environment (synth_core.distributed.init)
             distributed.launch(nproc, child_argv(args))
