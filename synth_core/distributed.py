@@ -33,6 +33,25 @@ TIMEOUT = datetime.timedelta(seconds=60)
 PARALLEL_FAMILIES = ("cnn", "vae", "rnn", "gmm", "hmm")
 
 
+def useful_processes() -> tuple[int, str]:
+    """How many local training processes are worth starting here, and why (for the app).
+
+    One per GPU where there are several; otherwise one per two CPU cores where there are at
+    least 4 (each process then has two threads); otherwise 1, as more processes would only
+    share the same cores.
+    """
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpus > 1:
+        return gpus, f"one process per GPU ({gpus} GPUs)"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    if gpus == 0 and cores >= 4:
+        return cores // 2, f"{cores} CPU cores: up to one process per two cores"
+    if gpus == 1:
+        return 1, "one GPU: a second process would share it, which is slower"
+    return 1, f"{cores} CPU cores: more processes would share them, which is slower"
+
+
 def launched() -> bool:
     """True in a process that torchrun started as one of several (``WORLD_SIZE`` > 1)."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1

@@ -264,6 +264,7 @@ def train_argv(
     device: str | None = None,
     preset: str | None = None,
     settings: Sequence[str] = (),
+    nproc: int = 1,
     python: str = sys.executable,
 ) -> list[str]:
     """The argv that runs ``timbrelab train`` with JSON-lines progress in a child process.
@@ -271,16 +272,20 @@ def train_argv(
     ``argv[0]`` is ``python`` (this interpreter by default), then ``-m synth_core.cli train DATA
     --family F --out RUN --progress jsonl`` and the options given: ``steps`` and ``minutes``
     are the budget (neither: the command's default, 5 minutes), ``settings`` the ``NAME=VALUE``
-    overrides of ``--set``.
+    overrides of ``--set``, ``nproc`` above 1 the number of data-parallel processes
+    (``--nproc``).
 
     Raises
     ------
     ModelConfigError
-        ``steps`` below 1, ``minutes`` not a positive number, or a preset or settings given
+        ``steps`` or ``nproc`` below 1, ``minutes`` not a positive number, or a preset or
+        settings given
         with ``resume`` (a resumed run keeps its config; the command would refuse it too).
     """
     if steps is not None and (isinstance(steps, bool) or steps < 1):
         raise ModelConfigError(f"steps must be at least 1, got {steps}")
+    if isinstance(nproc, bool) or nproc < 1:
+        raise ModelConfigError(f"nproc must be at least 1, got {nproc}")
     if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
         raise ModelConfigError(f"minutes must be a positive number, got {minutes}")
     if resume and (preset is not None or settings):
@@ -299,6 +304,8 @@ def train_argv(
         argv += ["--preset", preset]
     for pair in settings:
         argv += ["--set", pair]
+    if nproc > 1:
+        argv += ["--nproc", str(int(nproc))]
     return argv
 
 

@@ -1,5 +1,6 @@
 """What the training panel will train: the folder of sounds, the family, and a panel preset
-(Quick, Better) or custom limits, device and ``NAME=VALUE`` settings."""
+(Quick, Better) or custom limits, device, data-parallel processes and ``NAME=VALUE``
+settings."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 from superqt import QCollapsible
 
+from synth_core import distributed
 from synth_core.errors import TimbreLabError
 from synth_core.models import Family
 
@@ -79,6 +81,12 @@ class TrainingChoices(QWidget):
         self.minutes_box.setSpecialValueText("no limit")
         self.device_edit = QLineEdit()
         self.device_edit.setPlaceholderText("best available (cuda, mps, cpu)")
+        # data-parallel processes (``--nproc``): offered where more than one helps (several
+        # GPUs, or at least 4 CPU cores), shown disabled with the reason elsewhere
+        self.processes_box = QSpinBox()
+        self._useful_processes, self._processes_reason = distributed.useful_processes()
+        self.processes_box.setRange(1, max(1, self._useful_processes))
+        self.processes_box.setPrefix("processes: ")
         self.settings_edit = QLineEdit()
         self.settings_edit.setPlaceholderText("latent_dim=16 batch_size=32")
         self.settings_edit.setToolTip("Model settings as NAME=VALUE, separated by spaces")
@@ -87,6 +95,7 @@ class TrainingChoices(QWidget):
         form.addRow("Steps", self.steps_box)
         form.addRow("Time limit", self.minutes_box)
         form.addRow("Device", self.device_edit)
+        form.addRow("Parallel", self.processes_box)
         form.addRow("Settings", self.settings_edit)
         self.custom = QCollapsible("Custom settings")
         self.custom.addWidget(custom_form)
@@ -155,6 +164,8 @@ class TrainingChoices(QWidget):
             options["steps"] = self.steps_box.value() or None
             options["minutes"] = self.minutes_box.value() or None
             options["device"] = self.device_edit.text().strip() or None
+            if self.processes_box.isEnabled() and family in distributed.PARALLEL_FAMILIES:
+                options["nproc"] = self.processes_box.value()
             if not resume:
                 options["settings"] = self.settings_edit.text().split()
         else:
@@ -169,6 +180,28 @@ class TrainingChoices(QWidget):
             self.family_summary.setText(family.summary)
             self.family_summary.setToolTip(f"Good for: {family.good_for}")
             self.family_box.setToolTip(f"{family.summary}\nGood for: {family.good_for}")
+        self._offer_processes()
+
+    def _offer_processes(self) -> None:
+        """Enable "processes: N" where it helps: several GPUs or cores, a family that trains
+        over several processes; otherwise disable it and say why in its tooltip."""
+        if self._useful_processes < 2:
+            enabled, why = False, f"Training in one process: {self._processes_reason}"
+        elif self.family not in distributed.PARALLEL_FAMILIES:
+            enabled, why = (
+                False,
+                (
+                    f"{self.family} trains in one process (it keeps a per-clip table); these "
+                    f"train over several: {', '.join(distributed.PARALLEL_FAMILIES)}"
+                ),
+            )
+        else:
+            enabled, why = (
+                True,
+                (f"Train data-parallel in this many processes: {self._processes_reason}"),
+            )
+        self.processes_box.setEnabled(enabled)
+        self.processes_box.setToolTip(why)
 
     def _preset_changed(self) -> None:
         custom = self.preset_box.currentText() == CUSTOM
