@@ -244,6 +244,33 @@ class MainWindow(QMainWindow):
 
         self.studio = Studio(self)
         self._attach_live(self.studio)
+        self._attach_map(self.studio)
+
+    def _attach_map(self, studio: Studio) -> None:
+        """The Sound Map dock (View ▸ Sound Map), tabbed with Sounds: the open folder's clips
+        as points, and the played model's latent space (:mod:`app.panels.map`)."""
+        from app.panels.map import MapPanel
+
+        panel = MapPanel(self, model_source=lambda: studio.explore.model)
+        self.map_panel = panel
+        self.map_dock = self.add_panel(
+            panel, "Sound Map", Qt.DockWidgetArea.LeftDockWidgetArea, object_name="sound map dock"
+        )
+        self.tabifyDockWidget(self.dataset_dock, self.map_dock)
+        self.dataset_dock.raise_()
+        self.dataset_panel.folderScanned.connect(
+            lambda report: panel.set_files([item.path for item in report.usable])
+        )
+        panel.statusMessage.connect(self.show_status)
+        panel.soundChosen.connect(
+            lambda samples, rate, title: self.show_sound(samples, rate, title=title)
+        )
+        panel.hoverSound.connect(
+            lambda samples, rate: self.transport.available and self.player.play(samples, rate)
+        )
+        panel.folderRequested.connect(self.open_folder)
+        panel.trainRequested.connect(studio.training.set_data_folder)
+        panel.trainRequested.connect(lambda _folder: studio.training_dock.raise_())
 
     def _attach_live(self, studio: Studio) -> None:
         """MIDI keyboard, MIDI learn and OSC for the Explore panel: the port list and how keys

@@ -400,3 +400,82 @@ def write_sequence(
 
     audio = np.asarray(torch.as_tensor(sounds).detach().cpu().float()).reshape(-1)
     return write_sound(audio, sample_rate, path, settings)
+
+
+# Selections ------------------------------------------------------------------------------------
+
+
+def inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Mask ``[n]`` of the ``points`` ``[n, 2]`` inside the closed ``polygon`` ``[m, 2]`` (a
+    lasso), by the even-odd rule (ray casting); fewer than 3 vertices enclose nothing."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    inside = np.zeros(points.shape[0], dtype=bool)
+    if polygon.shape[0] < 3:
+        return inside
+    x, y = points[:, 0], points[:, 1]
+    for (x1, y1), (x2, y2) in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
+        crosses = (y1 > y) != (y2 > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at_x = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+        inside ^= crosses & (x < at_x)
+    return inside
+
+
+def selection_folder(paths: Sequence[str | Path], *, root: Path | None = None) -> Path:
+    """A new folder holding the files ``paths`` as links (copies where the file system has no
+    links), under ``<cache>/map-selections`` unless ``root`` is given: a selection on the map
+    becomes a folder that training and the Sounds panel read like any other.
+
+    Two files of the same name from different folders get ``name-2.wav`` and so on.
+    """
+    import shutil
+    import tempfile
+    import time
+
+    files = [Path(p) for p in paths]
+    if not files:
+        raise DatasetError("nothing is selected on the map: draw around some sounds first")
+    base = root if root is not None else cache_dir() / "map-selections"
+    folder = base
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=time.strftime("selection-%Y%m%d-%H%M%S-"), dir=base))
+        taken: set[str] = set()
+        for source in files:
+            name, count = source.name, 1
+            while name.casefold() in taken:
+                count += 1
+                name = f"{source.stem}-{count}{source.suffix}"
+            taken.add(name.casefold())
+            target = folder / name
+            try:
+                target.symlink_to(source.resolve())
+            except OSError:
+                shutil.copy2(source, target)
+    except OSError as error:
+        raise DatasetError(
+            f"cannot write the selection folder {folder}: {error.strerror}; "
+            "free some space or choose another cache folder (TIMBRELAB_CACHE_DIR)"
+        ) from None
+    return folder
+
+
+def copy_files(paths: Sequence[str | Path], folder: str | Path) -> list[Path]:
+    """Copy ``paths`` into ``folder`` (made if needed), keeping names; a name already there
+    gets ``-2``, ``-3``… Returns the files written."""
+    import shutil
+
+    folder = Path(folder)
+    written = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for source in map(Path, paths):
+            target, count = folder / source.name, 1
+            while target.exists():
+                count += 1
+                target = folder / f"{source.stem}-{count}{source.suffix}"
+            written.append(Path(shutil.copy2(source, target)))
+    except OSError as error:
+        raise DatasetError(f"cannot copy the selection into {folder}: {error.strerror}") from None
+    return written
