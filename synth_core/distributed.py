@@ -252,6 +252,7 @@ def launch(nproc: int, child_argv: Sequence[str], *, threads: int | None = None)
     """
     import logging
 
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
@@ -266,6 +267,10 @@ def launch(nproc: int, child_argv: Sequence[str], *, threads: int | None = None)
     argv += ["-m", "synth_core.cli", *child_argv]
     try:
         run(parse_args(argv))
+    except SignalException:
+        # SIGTERM/SIGINT (the app's Stop, Ctrl-C): the launcher passed it on and waited while
+        # each process stopped after its step and rank 0 wrote the final checkpoint and "done"
+        return
     except ChildFailedError as error:
         rank_, failure = error.get_first_failure()  # the one that failed first
         code = failure.exitcode
