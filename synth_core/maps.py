@@ -188,8 +188,10 @@ def pca_layout(x: np.ndarray) -> np.ndarray:
     centred = x - x.mean(0)
     if x.shape[0] < 2 or not np.any(centred):
         return np.zeros((x.shape[0], 2), dtype=np.float32)
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    coords = centred @ vt[:2].T
+    # eigenvectors of the d×d covariance: for 10 000 clips of 132 features a few ms, where an
+    # SVD of the whole n×d matrix takes seconds
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    coords = centred @ vectors[:, ::-1][:, :2]
     if coords.shape[1] < 2:
         coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
     # a sign convention, so the same data always gives the same picture
