@@ -53,6 +53,17 @@ def _widget_point(view: MapView, index: int) -> QPoint:
     return view.mapFromScene(view.map_position(index))
 
 
+def _emptiest_spot(coords: np.ndarray) -> np.ndarray:
+    """The place inside the points' bounding box farthest from every point (a click there
+    generates rather than selects)."""
+    low, high = coords.min(0), coords.max(0)
+    grid = np.stack(np.meshgrid(*(np.linspace(low[i], high[i], 40) for i in range(2))), -1)
+    grid = grid.reshape(-1, 2)
+    scaled = lambda p: p / (high - low)  # noqa: E731 - distance in screen-like proportions
+    gaps = np.hypot(*(scaled(grid)[:, None] - scaled(coords)[None]).transpose(2, 0, 1)).min(1)
+    return grid[int(np.argmax(gaps))]
+
+
 def test_a_folder_shows_at_once_by_pca_then_by_tsne_and_recolours(panel, starter_folder):
     assert panel.coords().shape == (38, 2) and np.isfinite(panel.coords()).all()
     assert not np.allclose(panel.coords(), panel.layouts["pca"])
@@ -111,7 +122,7 @@ def test_the_vaes_space_generates_between_points_and_exports_a_morph(qtbot, pane
     coords = panel.coords()
     assert coords.shape == (38, 2) and np.array_equal(coords, panel.latent_coords)
 
-    far = coords.max(0) + (coords.max(0) - coords.min(0)) * 0.02  # beside every point
+    far = _emptiest_spot(coords)
     with qtbot.waitSignal(panel.soundChosen, timeout=WAIT_MS) as generated:
         panel.view.box.clicked.emit(float(far[0]), float(far[1]))
     samples, rate, title = generated.args
@@ -175,3 +186,14 @@ def test_the_window_has_a_sound_map_dock_that_maps_the_open_folder(
     qtbot.wait(100)
     image = main_window.grab().toImage()
     assert image.save(str(artifacts_dir / "map_panel.png"))
+
+    # the model being played (the starter vae) maps its own space over the same clips
+    qtbot.waitUntil(lambda: main_window.studio.explore.model is not None, timeout=WAIT_MS)
+    panel.space_box.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: panel.space == "model", timeout=WAIT_MS)
+    between = _emptiest_spot(panel.coords())
+    with qtbot.waitSignal(main_window.sound_view.analysisReady, timeout=WAIT_MS):
+        panel.view.box.clicked.emit(float(between[0]), float(between[1]))
+    assert len(panel.view.generated.data) == 1
+    qtbot.wait(100)
+    assert main_window.grab().toImage().save(str(artifacts_dir / "map_model_space.png"))
