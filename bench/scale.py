@@ -82,6 +82,18 @@ def worker(args: argparse.Namespace) -> None:
     comm = torch.tensor([marks["comm_end"] - marks["comm_start"]], dtype=torch.float64)
     distributed.all_reduce_sum(comm)
     world = distributed.world_size()
+    # the reductions alone: the same per-parameter all_reduces, the processes lined up first by
+    # a barrier, so no time is spent waiting for a slower one
+    transfer_s = 0.0
+    if world > 1:
+        grads = [torch.zeros_like(p) for p in learner.parameters() if p.requires_grad]
+        rounds = 10
+        for _ in range(rounds):
+            torch.distributed.barrier()
+            start = time.perf_counter()
+            for grad in grads:
+                torch.distributed.all_reduce(grad)
+            transfer_s += (time.perf_counter() - start) / rounds
     if distributed.is_main():
         result = {
             "processes": world,
@@ -91,6 +103,8 @@ def worker(args: argparse.Namespace) -> None:
             "seconds": seconds,
             "clips_per_s": args.steps * args.batch / seconds,
             "comm_s_per_step": float(comm) / world / args.steps,
+            "transfer_s_per_step": transfer_s,
+            "parameters": sum(p.numel() for p in learner.parameters()),
             "step_s": seconds / args.steps,
         }
         Path(args.result).write_text(json.dumps(result))
@@ -143,7 +157,11 @@ def main() -> None:
         f"vae, global batch {args.batch}, {args.steps} timed steps, device {args.device}, "
         f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}"
     )
-    print("processes  threads  step ms  clips/s  efficiency  all_reduce ms/step  comm share")
+    print(f"{rows[-1]['parameters']} parameters; all_reduce = the wait in the gradient hooks")
+    print(
+        "processes  threads  step ms  clips/s  efficiency  all_reduce ms/step  share"
+        "  transfer ms (barrier first)"
+    )
     for row in rows:
         n = row["processes"]
         efficiency = row["clips_per_s"] / (n * base)
@@ -151,7 +169,7 @@ def main() -> None:
         print(
             f"{n:>9}  {row['threads_each']:>7}  {1000 * row['step_s']:>7.1f}  "
             f"{row['clips_per_s']:>7.1f}  {efficiency:>10.2f}  {comm_ms:>18.1f}  "
-            f"{comm_ms / (1000 * row['step_s']):>10.0%}"
+            f"{comm_ms / (1000 * row['step_s']):>5.0%}  {1000 * row['transfer_s_per_step']:>27.1f}"
         )
 
 
