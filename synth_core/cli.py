@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-model": ("synth_core.commands.export_model", "cli_export_model"),
     "export-pack": ("synth_core.commands.export_pack", "cli_export_pack"),
     "bench": ("synth_core.commands.bench", "cli_bench"),
+    "compare": ("synth_core.commands.compare", "cli_compare"),
 }
 
 
@@ -310,6 +311,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["wav", "flac"], default="wav")
     p.add_argument("--sample-rate", type=int, choices=[44100, 48000, 96000], default=48000)
     p.add_argument("--overwrite", action="store_true", help="replace a pack already in --out")
+
+    p = sub.add_parser(
+        "compare", help="train several families alike and write a side-by-side HTML report"
+    )
+    p.add_argument("data", nargs="?", default=None, help="folder of sounds")
+    p.add_argument("--families", default="gmm,hmm,vae", help="comma-separated families, or all")
+    p.add_argument(
+        "--minutes", type=finite_float(0, 1e6, low_inclusive=False), default=None,
+        help="training time per family (default 1 unless --steps is given)",
+    )  # fmt: skip
+    p.add_argument("--steps", type=int_in_range(1, 10**9), default=None, help="steps per family")
+    p.add_argument("--out", default=None, help="folder for the runs, compare.json and report.html")
+    p.add_argument("--test", default=None, help="folder to score on (default: held-out split)")
+    p.add_argument(
+        "--lesson", default=None, metavar="OUT",
+        help="the starter data, all seven families, 1 minute each, into OUT",
+    )  # fmt: skip
+    p.add_argument("--progress", choices=["lines", "jsonl", "none"], default="lines")
+    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best)")
+    p.add_argument("--seed", type=int_in_range(0, MAX_SEED), default=0)
 
     p = sub.add_parser("bench", help="speed and memory numbers per family")
     p.add_argument(

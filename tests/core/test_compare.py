@@ -1,0 +1,148 @@
+"""The comparison's pieces that need no training: what may be compared, the lesson preset, the
+PNG spectrograms and the HTML page built from a compare.json."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from synth_core.compare import (
+    COMPARE_FILE,
+    CompareSettings,
+    lesson_settings,
+    parse_families,
+    read_compare,
+)
+from synth_core.errors import DatasetError, ModelConfigError
+from synth_core.report_html import png_bytes, spectrogram_rgb, write_report
+
+
+def _decode_png(data: bytes) -> np.ndarray:
+    """Read back an 8-bit RGB PNG, checking every chunk's CRC."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width, height = 8, b"", 0, 0
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
+        assert crc == zlib.crc32(kind + body)
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+            assert body[8:10] == bytes([8, 2])
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(height, 1 + 3 * width)
+    assert not rows[:, 0].any()  # filter type 0 on every row
+    return rows[:, 1:].reshape(height, width, 3)
+
+
+def test_png_writer_round_trips_an_image() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(7, 5, 3), dtype=np.uint8)
+    assert np.array_equal(_decode_png(png_bytes(image)), image)
+
+
+def test_a_high_tone_is_drawn_higher_in_the_spectrogram_than_a_low_one() -> None:
+    t = np.arange(22050) / 44100
+    rows = []
+    for hz in (200.0, 4000.0):
+        image = spectrogram_rgb(np.sin(2 * np.pi * hz * t), 44100)
+        rows.append(int(np.argmax(image[..., 0].mean(axis=1))))
+    assert rows[1] < rows[0]  # row 0 is the top of the picture: high frequencies
+
+
+def test_unknown_or_repeated_families_and_a_missing_budget_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelConfigError, match="flute"):
+        CompareSettings(data=tmp_path, families=("gmm", "flute"), out=tmp_path, steps=1)
+    with pytest.raises(ModelConfigError, match="twice"):
+        CompareSettings(data=tmp_path, families=("gmm", "gmm"), out=tmp_path, steps=1)
+    with pytest.raises(ModelConfigError, match="--minutes or --steps"):
+        CompareSettings(data=tmp_path, families=("gmm",), out=tmp_path)
+    assert parse_families("all") == ("physical", "gmm", "hmm", "cnn", "rnn", "vae", "gan")
+    assert parse_families(" vae, gmm ,") == ("vae", "gmm")
+
+
+def test_the_lesson_is_the_starter_data_all_seven_families_one_minute_each(tmp_path: Path) -> None:
+    lesson = lesson_settings(tmp_path / "lesson")
+    assert lesson.families == parse_families("all") and lesson.minutes == 1.0
+    assert len(list(lesson.data.glob("*.wav"))) > 200
+    assert lesson.test is not None and len(list(lesson.test.glob("*.wav"))) > 50
+    # seven families × 1 min of training is the lesson's promise of under ten minutes
+    assert len(lesson.families) * lesson.minutes < 10
+
+
+def test_reading_a_folder_without_a_comparison_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="timbrelab compare"):
+        read_compare(tmp_path)
+    (tmp_path / COMPARE_FILE).write_text("[1, 2]")
+    with pytest.raises(DatasetError, match="not a comparison"):
+        read_compare(tmp_path)
+
+
+def _fake_comparison(out: Path) -> dict:
+    """A compare.json and its sounds as compare() lays them out, written by hand."""
+    rate = 16000
+    tone = (0.3 * np.sin(2 * np.pi * 330 * np.arange(rate // 2) / rate)).astype(np.float32)
+
+    def strip(name: str) -> list[str]:
+        (out / "sounds" / name).mkdir(parents=True, exist_ok=True)
+        paths = [f"sounds/{name}/{name}_{i}.wav" for i in (1, 2)]
+        for p in paths:
+            sf.write(out / p, tone, rate)
+        return paths
+
+    (out / "runs" / "gmm").mkdir(parents=True)
+    (out / "runs" / "gmm" / "history.jsonl").write_text(
+        "".join(
+            json.dumps({"step": s, "elapsed_s": s / 10, "lr": None, "nll": 3.0 / s}) + "\n"
+            for s in range(1, 6)
+        )
+    )
+    data = {
+        "format_version": 1, "data": "/sounds/<train>", "test": None, "families": ["gmm"],
+        "minutes": 0.5, "steps": None, "stopped": False, "notes": ["a note & more"],
+        "rows": [{
+            "family": "gmm", "title": "Gaussian mixture", "run": "runs/gmm", "steps": 5,
+            "train_seconds": 1.25, "one_nn": 0.8125, "frechet": 12.34, "memorisation": None,
+            "sc_db": -3.5, "pitch_cents": None, "realtime_factor": 40.0,
+            "model_bytes": 2048, "sounds": strip("gmm"),
+        }],
+        "baseline": {"name": "eigen-sounds (PCA-32)", "one_nn": 0.9, "frechet": 30.0,
+                     "sc_db": -2.0, "sounds": strip("eigen-sounds")},
+        "real": {"clips": 4, "source": "held-out split", "sounds": strip("real")},
+    }  # fmt: skip
+    (out / COMPARE_FILE).write_text(json.dumps(data))
+    return data
+
+
+def test_the_report_embeds_every_sound_and_spectrogram_and_shows_the_table(
+    tmp_path: Path,
+) -> None:
+    _fake_comparison(tmp_path)
+    page = write_report(tmp_path).read_text()
+
+    sounds = re.findall(r'<audio[^>]*src="data:audio/wav;base64,([^"]+)"', page)
+    assert len(sounds) == 6
+    audio, rate = sf.read(io.BytesIO(base64.b64decode(sounds[0])))
+    assert rate == 16000 and len(audio) == 8000
+    images = re.findall(r'<img[^>]*src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 6
+    assert _decode_png(base64.b64decode(images[0])).shape[0] == 96
+    row = re.search(r'<tr data-family="gmm">(.*?)</tr>', page).group(1)
+    cells = dict(re.findall(r'data-key="(\w+)">([^<]*)<', row))
+    assert cells["one_nn"] == "0.812" or cells["one_nn"] == "0.813"
+    assert cells["frechet"] == "12.3" and cells["memorisation"] == "—"
+    assert cells["model_bytes"] == "2 KiB" and cells["steps"] == "5"
+    assert "nll: 3 → 0.6 over 5 steps" in page and "<polyline" in page
+    assert "a note &amp; more" in page and "&lt;train&gt;" in page  # text is escaped
+    assert 'src="sounds/' not in page  # nothing to fetch next to the page
