@@ -4,7 +4,7 @@ Training runs as ``python -m synth_core.cli train … --progress jsonl`` (the ar
 :func:`synth_core.progress.train_argv`), read line by line through :class:`QProcess` and decoded
 into the typed events of :mod:`synth_core.progress`. The window stays responsive, a crash of the
 child cannot take it down, and the command line and the app share one code path. Pause and
-resume are SIGSTOP/SIGCONT of the child; stop is SIGINT, on which the trainer finishes its step
+resume are SIGSTOP/SIGCONT of the child (and of torchrun's processes under it); stop is SIGINT, on which the trainer finishes its step
 and writes a checkpoint.
 """
 
@@ -14,6 +14,7 @@ import collections
 import logging
 import os
 import signal
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
 
@@ -24,6 +25,26 @@ log = logging.getLogger(__name__)
 STDERR_LINES = 30
 """How many of the child's last stderr lines (and lines that were not events) are kept."""
 STOP_WAIT_MS = 30000
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started under ``pid``, children first (torchrun's training processes
+    under ``timbrelab train --nproc N``), read from /proc; none where there is no /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # the name in parentheses may hold spaces; the parent's pid is 2 fields after it
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found: list[int] = []
+    queue = list(children.get(pid, []))
+    while queue:
+        child = queue.pop(0)
+        found.append(child)
+        queue.extend(children.get(child, []))
+    return found
 
 
 class TrainingProcess(QObject):
@@ -79,7 +100,13 @@ class TrainingProcess(QObject):
         """Hold (SIGSTOP) or continue (SIGCONT) the child."""
         if not self.is_running() or paused == self.paused:
             return
-        os.kill(self._pid(), signal.SIGSTOP if paused else signal.SIGCONT)
+        # with --nproc the child is torchrun's launcher: its training processes are held too
+        sig = signal.SIGSTOP if paused else signal.SIGCONT
+        for pid in [self._pid(), *descendants(self._pid())]:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:  # a process that ended meanwhile
+                continue
         self.paused = paused
 
     def stop(self) -> None:

@@ -1,5 +1,6 @@
 """The training panel's "processes: N": offered where several processes help, passed to the
-child as ``--nproc``, and a 2-process run from the panel trains, checkpoints and finishes."""
+child as ``--nproc``; a 2-process run from the panel trains, pauses as a whole (the launcher
+and its training processes), and stops with a checkpoint."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import soundfile
 
 from app.panels.training import TrainingPanel
+from app.panels.training_process import descendants
 from synth_core import checkpoint, cli, distributed
 from synth_core.progress import DoneEvent
 
@@ -71,17 +73,31 @@ def test_with_cores_to_spare_the_chosen_processes_reach_the_command(
 
 
 @pytest.mark.slow
-def test_two_processes_started_from_the_panel_train_and_write_one_run(
+def test_two_processes_from_the_panel_train_pause_together_and_stop_with_a_checkpoint(
     qtbot, tmp_path, tiny_folder, monkeypatch
 ):
     monkeypatch.setattr(distributed, "useful_processes", lambda: (2, "test"))
     panel = make_panel(qtbot, tmp_path, tiny_folder)
-    panel.set_custom(steps=3, settings=TINY_CNN)
+    panel.set_custom(steps=100_000, settings=TINY_CNN)
     panel.choices.processes_box.setValue(2)
     panel.start()
-    qtbot.waitUntil(lambda: not panel.is_running(), timeout=120_000)
+    try:
+        qtbot.waitUntil(lambda: bool(panel.loss_points()), timeout=90_000)
+        panel.toggle_pause()
+        launcher = int(panel.process.processId())
+        workers = descendants(launcher)
+        assert len(workers) >= 2  # torchrun's two training processes
+
+        def state(pid: int) -> str:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+        qtbot.waitUntil(lambda: all(state(p) == "T" for p in [launcher, *workers]), timeout=5000)
+        panel.toggle_pause()
+        panel.stop()
+        qtbot.waitUntil(lambda: not panel.is_running(), timeout=60_000)
+    finally:
+        if panel.is_running():
+            panel.process.kill()
     assert isinstance(panel.last_event, DoneEvent), panel.state_label.text()
-    assert panel.last_event.step == 3
-    assert checkpoint.read_record(panel.run_dir).step == 3
-    if panel.is_running():
-        panel.process.kill()
+    assert panel.last_event.stopped
+    assert checkpoint.read_record(panel.run_dir).step == panel.last_event.step > 0
