@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -152,7 +153,7 @@ class MapPanel(QWidget):
         self.view = MapView(self)
         self.colour_box = QComboBox(self)
         self.colour_box.addItems(list(COLOUR_CHOICES))
-        self.colour_box.setToolTip("What the colour of a point shows")
+        self.colour_box.setToolTip("What the colour of a point shows (size shows duration)")
         self.colour_box.currentTextChanged.connect(lambda _text: self._recolour())
         self.space_box = QComboBox(self)
         self.space_box.addItems(["Sounds", "Model space"])
@@ -195,22 +196,25 @@ class MapPanel(QWidget):
         self.morph_button = QPushButton("Export Morph…", self)
         self.morph_button.clicked.connect(lambda: self.export_morph())
 
+        # two short rows rather than one long one: the dock may share a narrow side area
         top = QHBoxLayout()
-        top.addWidget(QLabel("Colour", self))
         top.addWidget(self.colour_box)
         top.addWidget(self.space_box)
-        top.addLayout(modes)
-        top.addStretch(1)
+        modes.addStretch(1)
         status = QHBoxLayout()
+        self.layout_label.setWordWrap(True)
+        self.layout_label.setMinimumWidth(60)
         status.addWidget(self.layout_label, 1)
         status.addWidget(self.progress)
         status.addWidget(self.cancel_button)
-        actions = QHBoxLayout()
-        for button in (self.train_button, self.export_button, self.open_button, self.morph_button):
-            actions.addWidget(button)
+        actions = QGridLayout()
+        buttons = (self.train_button, self.export_button, self.open_button, self.morph_button)
+        for index, button in enumerate(buttons):
+            actions.addWidget(button, index // 2, index % 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addLayout(modes)
         layout.addWidget(self.view, 1)
         layout.addLayout(status)
         layout.addLayout(actions)
