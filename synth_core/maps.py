@@ -11,6 +11,7 @@ With a model that decodes latents (``model.can_decode``), a point between clips 
 inverse-distance blend of the nearest clips' latents (:func:`blend_latents`): simple, exact at
 each clip's own point, and it needs no second model; a learned 2-D → latent map would need
 training of its own and would not pass exactly through the clips.
+Measured: docs/experiments/sound-map.md.
 """
 
 from __future__ import annotations
