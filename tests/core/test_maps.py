@@ -177,3 +177,22 @@ def test_a_model_without_latents_says_it_has_none_to_map(builtin_subset):
         maps.encode_files(string, builtin_subset[:2])
     with pytest.raises(ModelConfigError, match="cannot turn a latent back into sound"):
         string.decode_latents(torch.zeros(1, 4))
+
+
+def test_a_lasso_selects_what_it_encloses_and_becomes_a_folder_of_links(tmp_path, make_sound):
+    points = np.array([[0.0, 0.0], [1.0, 1.0], [3.0, 3.0], [0.5, 2.5]])
+    lasso = np.array([[-1.0, -1.0], [2.0, -1.0], [2.0, 2.0], [-1.0, 2.0]])
+    assert maps.inside_polygon(points, lasso).tolist() == [True, True, False, False]
+    assert not maps.inside_polygon(points, lasso[:2]).any()  # a line encloses nothing
+
+    first = make_sound(tmp_path / "a" / "kick.wav", frequency=60.0)
+    second = make_sound(tmp_path / "b" / "kick.wav", frequency=90.0)
+    folder = maps.selection_folder([first, second], root=tmp_path / "selections")
+    made = sorted(folder.iterdir())
+    assert [p.name for p in made] == ["kick-2.wav", "kick.wav"]
+    assert all(p.is_symlink() for p in made)
+    assert (folder / "kick.wav").resolve() == first.resolve()
+    copied = maps.copy_files([first, second], tmp_path / "out")
+    assert [p.name for p in copied] == ["kick.wav", "kick-2.wav"]
+    with pytest.raises(DatasetError, match="nothing is selected"):
+        maps.selection_folder([])
