@@ -212,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.restore_layout()
     window.show()
     log.info("window shown %.2f s after start", time.monotonic() - _START)
+    if probe_file := os.environ.get("TIMBRELAB_BENCH_LAUNCH", "").strip():
+        from app.launch_probe import LaunchProbe  # only `timbrelab bench --family app` sets it
+
+        LaunchProbe(window, Path(probe_file))
     studio_import = _attach_studio_when_imported(window)
     folder = Path(args.folder) if args.folder else window.settings.last_folder
     if folder is not None and folder.is_dir():
@@ -224,12 +228,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(code)
 
 
+PRELOAD_FALLBACK_MS = 1000
+"""The studio's import starts this long after the window is shown if no frame was painted."""
+
+
 def _attach_studio_when_imported(window: object) -> object:
     """Import the studio (torch and the model families) off the GUI thread, then attach it.
 
     Importing torch takes seconds on a cold start; done on the GUI thread it would keep the
-    window from appearing. Returns the running task (a ``QThread``).
+    window from appearing. The import starts once the window has painted its first frame (or
+    after :data:`PRELOAD_FALLBACK_MS` if it never paints, e.g. minimised): loading torch's
+    libraries holds Python's lock, so started earlier it would hold back that first frame.
+    Returns the task (a ``QThread``), running or about to run.
     """
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication, QWidget
+
     from app.workers import BackgroundTask
 
     def preload(progress: Callable[[int, int], None], should_stop: Callable[[], bool]) -> None:
@@ -249,5 +263,25 @@ def _attach_studio_when_imported(window: object) -> object:
     task.finished.connect(
         lambda: log.info("models ready %.2f s after the window", time.monotonic() - started)
     )
-    task.start()
+
+    class _AfterFirstPaint(QObject):
+        """Starts ``task`` on the loop turn after the first paint of a widget of ``window``."""
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+            if (
+                event.type() == QEvent.Type.Paint
+                and isinstance(watched, QWidget)
+                and watched.window() is window
+            ):
+                QApplication.instance().removeEventFilter(self)
+                QTimer.singleShot(0, start)
+            return False
+
+    def start() -> None:
+        if not task.isRunning() and not task.isFinished():
+            task.start()
+
+    after_paint = _AfterFirstPaint(task)
+    QApplication.instance().installEventFilter(after_paint)
+    QTimer.singleShot(PRELOAD_FALLBACK_MS, task, start)
     return task
