@@ -342,10 +342,10 @@ class MapPanel(QWidget):
         self.latents = None
         self.generated_points = []
         if model is None or not model.can_decode:
-            family = getattr(model, "family", "no")
+            which = "no model" if model is None else f"the {model.family} model"
             self.statusMessage.emit(
-                f"the {family} model cannot generate from a point on the map; open a vae, "
-                "cnn or gan model to map its space"
+                f"{which} cannot generate from a point on the map; open a vae, cnn or gan "
+                "model to map its space"
             )
             self._set_space("sounds")
             return
