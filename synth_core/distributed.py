@@ -208,16 +208,23 @@ class GradientSync:
     """Averages gradients over the processes as backward produces them (DDP's semantics).
 
     Each parameter's gradient is weighted by this process's share of the global batch and
-    summed over processes by a hook that runs when autograd has accumulated it, so a family's
-    own gradient clipping and optimiser step, which follow ``backward()`` inside its ``step``,
-    see the gradient of the whole batch, as in one process. ``comm_s`` is the time spent
-    waiting in those reductions (the scaling bench reports it).
+    summed over processes by a hook that runs when autograd has accumulated it; the reductions
+    run while backward goes on, and a callback at the end of backward waits for them (as DDP
+    does), so a family's own gradient clipping and optimiser step, which follow ``backward()``
+    inside its ``step``, see the gradient of the whole batch, as in one process. ``comm_s`` is
+    the time spent starting and waiting for those reductions (the scaling bench reports it).
+
+    Hooks rather than a DDP wrapper: each family runs its networks' submodules, ``backward``,
+    clipping and optimiser step inside its own ``step``, which DDP's wrapped ``forward`` would
+    have to be threaded through family by family; the reduction and its place in backward are
+    the same.
     """
 
     def __init__(self, modules: Sequence[torch.nn.Module], share: Callable[[], float]) -> None:
         self.share = share
         self.comm_s = 0.0
         self.handles = []
+        self.pending: list = []
         seen: set[int] = set()
         for module in modules:
             for parameter in module.parameters():
@@ -230,8 +237,21 @@ class GradientSync:
         if grad is None:
             return
         grad.mul_(self.share())
+        if not self.pending:  # the first gradient of this backward
+            torch.autograd.Variable._execution_engine.queue_callback(self._wait)
         start = time.perf_counter()
-        _collective("averaging gradients", lambda: torch.distributed.all_reduce(grad))
+        _collective(
+            "averaging gradients",
+            lambda: self.pending.append(torch.distributed.all_reduce(grad, async_op=True)),
+        )
+        self.comm_s += time.perf_counter() - start
+
+    def _wait(self) -> None:
+        """At the end of backward: every gradient is summed before ``backward()`` returns."""
+        start = time.perf_counter()
+        pending, self.pending = self.pending, []
+        for work in pending:
+            _collective("averaging gradients", work.wait)
         self.comm_s += time.perf_counter() - start
 
     def remove(self) -> None:
