@@ -76,6 +76,21 @@ def test_a_folder_shows_at_once_by_pca_then_by_tsne_and_recolours(panel, starter
     assert "#8c8c8c" in {b.color().name() for b in panel.view.scatter.data["brush"]}
 
 
+def test_cancelling_the_layout_keeps_the_pca_map(qtbot, starter_folder):
+    panel = MapPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_files(sorted(starter_folder.glob("*.wav")))
+    qtbot.waitUntil(lambda: panel.layout_name == "pca", timeout=WAIT_MS)
+    assert panel.cancel_button.isVisible() and panel.progress.isVisible()
+    with qtbot.waitSignal(panel.statusMessage, timeout=WAIT_MS) as said:
+        panel.cancel_button.click()
+    assert "PCA layout stays" in said.args[0]
+    assert panel.layout_name == "pca" and np.array_equal(panel.coords(), panel.layouts["pca"])
+    assert not panel.cancel_button.isVisible()
+    panel.shutdown()
+
+
 def test_hover_plays_the_start_of_a_sound_and_a_click_shows_all_of_it(qtbot, panel):
     view = panel.view
     with qtbot.waitSignal(panel.hoverSound, timeout=WAIT_MS) as hovered:
