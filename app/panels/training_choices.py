@@ -95,7 +95,6 @@ class TrainingChoices(QWidget):
         form.addRow("Steps", self.steps_box)
         form.addRow("Time limit", self.minutes_box)
         form.addRow("Device", self.device_edit)
-        form.addRow("Parallel", self.processes_box)
         form.addRow("Settings", self.settings_edit)
         self.custom = QCollapsible("Custom settings")
         self.custom.addWidget(custom_form)
@@ -109,6 +108,7 @@ class TrainingChoices(QWidget):
         choice.addRow("Family", self.family_box)
         choice.addRow("", self.family_summary)
         choice.addRow("Preset", self.preset_box)
+        choice.addRow("Parallel", self.processes_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(choice)
@@ -147,6 +147,10 @@ class TrainingChoices(QWidget):
         """Freeze the choices while a run is training."""
         for widget in (self.family_box, self.preset_box, self.data_button, self.custom):
             widget.setEnabled(not locked)
+        if locked:
+            self.processes_box.setEnabled(False)
+        else:
+            self._offer_processes()
 
     def train_options(self, family: str, *, resume: bool) -> dict[str, Any]:
         """The budget, device, family preset and settings for
@@ -164,14 +168,14 @@ class TrainingChoices(QWidget):
             options["steps"] = self.steps_box.value() or None
             options["minutes"] = self.minutes_box.value() or None
             options["device"] = self.device_edit.text().strip() or None
-            if self.processes_box.isEnabled() and family in distributed.PARALLEL_FAMILIES:
-                options["nproc"] = self.processes_box.value()
             if not resume:
                 options["settings"] = self.settings_edit.text().split()
         else:
             _label, name, options["minutes"] = next(p for p in PRESETS if p[0] == choice)
             if not resume and name in family_presets(get_family(family).model_class):
                 options["preset"] = name
+        if self.processes_box.isEnabled() and family in distributed.PARALLEL_FAMILIES:
+            options["nproc"] = self.processes_box.value()
         return options
 
     def _family_changed(self) -> None:

@@ -66,6 +66,8 @@ def test_with_cores_to_spare_the_chosen_processes_reach_the_command(
     assert box.isEnabled() and box.maximum() == 4
     box.setValue(2)
     assert parsed(panel).nproc == 2
+    panel.choices.preset_box.setCurrentIndex(0)  # a panel preset trains in 2 processes too
+    assert (parsed(panel).preset, parsed(panel).nproc) == ("quick", 2)
 
     panel.set_family("physical")  # a per-clip table: one process, and the tooltip says why
     assert not box.isEnabled() and "per-clip table" in box.toolTip()
