@@ -201,6 +201,8 @@ def test_the_window_has_a_sound_map_dock_that_maps_the_open_folder(
     qtbot.wait(100)
     image = main_window.grab().toImage()
     assert image.save(str(artifacts_dir / "map_panel.png"))
+    folder = panel.train_on_selection()  # the selected clip becomes the Train panel's data
+    assert main_window.studio.training.data_folder == folder
 
     # the model being played (the starter vae) maps its own space over the same clips
     qtbot.waitUntil(lambda: main_window.studio.explore.model is not None, timeout=WAIT_MS)
