@@ -113,6 +113,12 @@ def cli_bench(args: argparse.Namespace) -> int:
     if args.json is not None:
         compare.write_report(report, Path(args.json))
     if old is not None:
+        if args.family is not None:  # the other families' figures were not asked for
+            prefix = f"{args.family}/"
+            old = {
+                **old,
+                "figures": {k: v for k, v in old["figures"].items() if k.startswith(prefix)},
+            }
         lines = compare.comparison_lines(
             compare.compare_reports(old, report), old_label=args.compare[0]
         )
