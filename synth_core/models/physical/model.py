@@ -47,7 +47,7 @@ from synth_core.models.physical.tube import TUBE
 
 if TYPE_CHECKING:
     from synth_core.dataset import ClipSet
-    from synth_core.model_export.physical import PhysicalExport
+    from synth_core.models.physical.export import PhysicalExport
 
 log = logging.getLogger(__name__)
 
@@ -294,8 +294,8 @@ class PhysicalModel(TrainableModel):
 
     def export_module(self, *, seed: int = 0) -> PhysicalExport:
         """The sliders' instrument as a standalone module whose notes carry the noise of
-        ``seed`` (see :mod:`synth_core.model_export.physical`)."""
-        from synth_core.model_export.physical import physical_export
+        ``seed`` (see :mod:`synth_core.models.physical.export`)."""
+        from synth_core.models.physical.export import physical_export
 
         return physical_export(self, seed=seed)
 

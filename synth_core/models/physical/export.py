@@ -19,9 +19,13 @@ import scipy.fft
 import torch
 from torch import Tensor
 
+# the submodules themselves: importing the package would import model.py, which imports this
+import synth_core.models.physical.common as common
+import synth_core.models.physical.modal as modal
+import synth_core.models.physical.strings as strings
+import synth_core.models.physical.tube as tube
 from synth_core.model_export.nn_tilde import NNTildeModule, frames_to_rows, rows_to_audio
 from synth_core.models.base import seeded_generator
-from synth_core.models.physical import common, modal, strings, tube
 
 if TYPE_CHECKING:
     from synth_core.models.physical import PhysicalModel
