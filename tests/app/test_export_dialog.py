@@ -152,7 +152,7 @@ def test_save_model_as_copies_the_run_folder(tmp_path):
 def test_the_drag_handle_carries_the_current_sound_as_a_wav(qtbot, main_window):
     explore = main_window.studio.explore
     qtbot.waitUntil(lambda: explore.last_sound is not None, timeout=WAIT_MS)
-    mime = explore.drag_handle.mime_data()
+    mime = explore.preset_bar.drag_handle.mime_data()
     [url] = mime.urls()
     samples, rate = soundfile.read(url.toLocalFile(), dtype="float32")
     expected, expected_rate = explore.last_sound
