@@ -14,7 +14,8 @@ APT_PACKAGES := libsndfile1 libportaudio2 pulseaudio pulseaudio-utils libasound2
 	libglib2.0-0 libgl1 libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-1-3 \
 	xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
 	libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 \
-	desktop-file-utils appstream
+	desktop-file-utils appstream \
+	chromium
 
 STAMP := $(VENV)/.installed
 

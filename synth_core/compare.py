@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from synth_core.errors import DatasetError, ModelConfigError
+from synth_core.errors import DatasetError, ModelConfigError, OutOfMemoryError, TrainingError
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +147,9 @@ def compare(
 
     ``on_event`` receives plain dicts with an ``"event"`` key: ``family`` (a family's training
     starts), ``progress`` (``fraction`` and ``eta_s`` of the whole comparison), ``scoring``,
-    ``row`` (a family's finished row), ``done``. ``should_stop`` is polled between training
-    steps: the family being trained stops, is not scored, and the report holds the rows so far.
+    ``row`` (a family's finished row), ``failed`` (a family diverged or ran out of memory: noted,
+    and the others go on), ``done``. ``should_stop`` is polled between training steps: the
+    family being trained stops, is not scored, and the report holds the rows so far.
     """
     from synth_core import checkpoint as ckpt
     from synth_core import report_html
@@ -207,7 +208,13 @@ def compare(
             preview_every_s=0.0,
             log_every=1,
         )
-        trained = trainer.run()
+        try:
+            trained = trainer.run()
+        except (TrainingError, OutOfMemoryError) as error:
+            # one family that diverges or does not fit must not cost the class the others
+            result.notes.append(f"{family}: not compared: {error}")
+            emit({"event": "failed", "family": family, "message": str(error)})
+            continue
         if trained.stopped and stop():
             result.stopped = True
             result.notes.append(f"stopped while training {family}: it and the rest are not scored")
