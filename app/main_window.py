@@ -245,6 +245,30 @@ class MainWindow(QMainWindow):
         self.studio = Studio(self)
         self._attach_live(self.studio)
         self._attach_map(self.studio)
+        self._attach_compare(self.studio)
+
+    def _attach_compare(self, studio: Studio) -> None:
+        """The Compare dock (View ▸ Compare, File ▸ Compare Families…), tabbed with Train:
+        several families trained alike, their scores and their sounds (:mod:`app.panels.compare`)."""
+        from app.panels.compare import ComparePanel
+
+        panel = ComparePanel(self)
+        self.compare_panel = panel
+        self.compare_dock = self.add_panel(panel, "Compare", object_name="compare dock")
+        self.tabifyDockWidget(studio.training_dock, self.compare_dock)
+        studio.training_dock.raise_()
+        self.compare_action = QAction("&Compare Families…", self)
+        self.compare_action.setStatusTip(
+            "Train several families on the same sounds and hear them side by side"
+        )
+        self.compare_action.triggered.connect(
+            lambda: (self.compare_dock.show(), self.compare_dock.raise_())
+        )
+        self.file_menu.insertAction(self.quit_action, self.compare_action)
+        panel.statusMessage.connect(self.show_status)
+        panel.soundChosen.connect(
+            lambda samples, rate, title: self.show_sound(samples, rate, title=title)
+        )
 
     def _attach_map(self, studio: Studio) -> None:
         """The Sound Map dock (View ▸ Sound Map), tabbed with Sounds: the open folder's clips
