@@ -325,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder for the runs, compare.json and report.html")
     p.add_argument("--test", default=None, help="folder to score on (default: held-out split)")
     p.add_argument(
+        "--test-clips", type=int_in_range(2, MAX_EVALUATE), default=None, metavar="N",
+        help="score on at most N test clips (scoring time grows with them)",
+    )  # fmt: skip
+    p.add_argument(
         "--lesson", default=None, metavar="OUT",
         help="the starter data, all seven families, 1 minute each, into OUT",
     )  # fmt: skip

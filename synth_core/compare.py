@@ -38,6 +38,9 @@ STRIP_SOUNDS = 4
 EIGEN_ROW = "eigen-sounds (PCA-32)"
 LESSON_MINUTES = 1.0
 """The lesson preset's budget per family: seven families in under ten minutes."""
+LESSON_TEST_CLIPS = 16
+"""Test clips the lesson scores on: scoring time grows with them (evaluate's Griffin-Lim
+baselines), and 16 keep it to seconds a family while 1-NN still separates the families."""
 
 Event = dict[str, Any]
 
@@ -45,7 +48,8 @@ Event = dict[str, Any]
 @dataclass(frozen=True)
 class CompareSettings:
     """What to compare: ``families`` trained on ``data`` for ``minutes`` and/or ``steps`` each,
-    scored on ``test`` (None: the held-out split of ``data``), written under ``out``."""
+    scored on ``test`` (None: the held-out split of ``data``), at most ``test_clips`` of them
+    (evenly spaced; None: all), written under ``out``."""
 
     data: Path
     families: tuple[str, ...]
@@ -55,6 +59,7 @@ class CompareSettings:
     test: Path | None = None
     seed: int = 0
     device: str | None = None
+    test_clips: int | None = None
 
     def __post_init__(self) -> None:
         from synth_core.models import get_family
@@ -156,7 +161,7 @@ def compare(
     from synth_core.clip_length import clip_length_for_family
     from synth_core.dataset import load_clips
     from synth_core.evaluate import EigenSounds, evaluate
-    from synth_core.train import Budget, Callbacks, Progress, Trainer
+    from synth_core.train import Budget, Callbacks, Progress, Trainer, subset
     from synth_core.train.learners import build_learner
 
     emit = on_event or (lambda event: None)
@@ -226,6 +231,9 @@ def compare(
             test = load_clips(settings.test, sample_rate=rate, seconds=seconds)
         else:
             test = trainer.held_out
+        if settings.test_clips is not None and len(test) > settings.test_clips:
+            step = len(test) / settings.test_clips
+            test = subset(test, [int(i * step) for i in range(settings.test_clips)])
         if len(test) < 2:
             raise DatasetError(
                 f"scoring needs at least 2 test clips, the held-out split has {len(test)}; "
@@ -298,7 +306,8 @@ def parse_families(text: str) -> tuple[str, ...]:
 
 def lesson_settings(out: str | Path, *, device: str | None = None) -> CompareSettings:
     """The built-in lesson: the starter data written to ``OUT/data``, all seven families,
-    :data:`LESSON_MINUTES` each, scored on the starter test split."""
+    :data:`LESSON_MINUTES` each, scored on :data:`LESSON_TEST_CLIPS` clips of the starter test
+    split."""
     from synth_core.builtin import write_starter_data
     from synth_core.models.base import FAMILY_NAMES
 
@@ -309,6 +318,7 @@ def lesson_settings(out: str | Path, *, device: str | None = None) -> CompareSet
         test=out / "data" / "test",
         families=tuple(FAMILY_NAMES),
         minutes=LESSON_MINUTES,
+        test_clips=LESSON_TEST_CLIPS,
         out=out,
         device=device,
     )

@@ -58,6 +58,7 @@ def cli_compare(args: argparse.Namespace) -> int:
             test=None if args.test is None else Path(args.test),
             seed=args.seed,
             device=args.device,
+            test_clips=args.test_clips,
         )
 
     jsonl = args.progress == "jsonl"

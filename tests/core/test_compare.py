@@ -75,6 +75,7 @@ def test_unknown_or_repeated_families_and_a_missing_budget_are_refused(tmp_path:
 def test_the_lesson_is_the_starter_data_all_seven_families_one_minute_each(tmp_path: Path) -> None:
     lesson = lesson_settings(tmp_path / "lesson")
     assert lesson.families == parse_families("all") and lesson.minutes == 1.0
+    assert lesson.test_clips == 16  # scoring all 70 test clips would cost minutes a family
     assert len(list(lesson.data.glob("*.wav"))) > 200
     assert lesson.test is not None and len(list(lesson.test.glob("*.wav"))) > 50
     # seven families × 1 min of training is the lesson's promise of under ten minutes

@@ -52,7 +52,7 @@ def _run_compare(data: Path, test: Path, out: Path) -> subprocess.CompletedProce
     env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", str(REPO))}
     return subprocess.run(
         [sys.executable, "-m", "synth_core", "compare", str(data), "--test", str(test),
-         "--families", "gmm,hmm", "--steps", "3", "--out", str(out)],
+         "--families", "gmm,hmm", "--steps", "3", "--test-clips", "3", "--out", str(out)],
         capture_output=True, text=True, timeout=900, env=env, cwd=REPO,
     )  # fmt: skip
 
@@ -79,11 +79,11 @@ def test_compare_writes_rows_sounds_and_a_self_contained_report(comparison: Path
         assert all((comparison / p).is_file() for p in row["sounds"])
         assert (comparison / row["run"] / "model.json").is_file()
     assert data["baseline"]["name"].startswith("eigen-sounds")
-    assert len(data["real"]["sounds"]) == 4
+    assert len(data["real"]["sounds"]) == 3  # --test-clips 3 of the 4 test clips
     report = (comparison / "report.html").read_text()
     # nothing is fetched: every sound and image is inside the page
     assert 'src="sounds/' not in report and "http" not in report.split("<body>")[1]
-    assert report.count("<audio") == 16 and report.count("data:audio/wav;base64,") == 16
+    assert report.count("<audio") == 15 and report.count("data:audio/wav;base64,") == 15
 
 
 def test_the_report_plays_every_sound_in_a_real_browser_and_its_table_matches(
@@ -109,11 +109,11 @@ def test_the_report_plays_every_sound_in_a_real_browser_and_its_table_matches(
 
     data = json.loads((comparison / "compare.json").read_text())
     seconds = data["rows"][0]["clip_seconds"]
-    assert len(result["audio"]) == 16
+    assert len(result["audio"]) == 15
     for audio in result["audio"]:
         assert audio["error"] is None and audio["readyState"] >= 1, audio
         assert math.isclose(audio["duration"], seconds, abs_tol=0.01), audio
-    assert len(result["images"]) == 16 and all(width > 0 for width in result["images"])
+    assert len(result["images"]) == 15 and all(width > 0 for width in result["images"])
 
     shown = {row["family"]: row["cells"] for row in result["rows"]}
     assert list(shown) == ["gmm", "hmm", "baseline"]
