@@ -282,6 +282,8 @@ class MainWindow(QMainWindow):
         )
         self.tabifyDockWidget(self.dataset_dock, self.map_dock)
         self.dataset_dock.raise_()
+        if not (self._layout_restored and self.map_dock.objectName() in self.settings.saved_docks):
+            self.map_dock.hide()  # first run: opened from View ▸ Sound Map, then remembered
         self.dataset_panel.folderScanned.connect(
             lambda report: panel.set_files([item.path for item in report.usable])
         )
