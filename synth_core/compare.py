@@ -147,8 +147,9 @@ def compare(
     on_event: Callable[[Event], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> CompareResult:
-    """Train, score and hear every family of ``settings``; write ``compare.json`` and the HTML
-    report under ``settings.out`` and return the rows.
+    """Train, score and hear every family of ``settings``; write ``compare.json`` under
+    ``settings.out`` and return the rows (:func:`synth_core.report_html.write_report` then turns
+    them into the HTML report; it reads this module's files, so this module does not call it).
 
     ``on_event`` receives plain dicts with an ``"event"`` key: ``family`` (a family's training
     starts), ``progress`` (``fraction`` and ``eta_s`` of the whole comparison), ``scoring``,
@@ -157,7 +158,6 @@ def compare(
     family being trained stops, is not scored, and the report holds the rows so far.
     """
     from synth_core import checkpoint as ckpt
-    from synth_core import report_html
     from synth_core.clip_length import clip_length_for_family
     from synth_core.dataset import load_clips
     from synth_core.evaluate import EigenSounds, evaluate
@@ -284,7 +284,6 @@ def compare(
         result.notes.extend(f"{family}: {note}" for note in report.notes)
 
     (out / COMPARE_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-    report_html.write_report(out)
     emit({"event": "done", "out": str(out), "stopped": result.stopped})
     return result
 

@@ -30,6 +30,7 @@ def cli_compare(args: argparse.Namespace) -> int:
         lesson_settings,
         parse_families,
     )
+    from synth_core.report_html import write_report
 
     out = Path(args.lesson or args.out or "")
     if not (args.lesson or args.out):
@@ -86,6 +87,7 @@ def cli_compare(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    write_report(out)
     if not jsonl:
         sys.stderr.write(
             f"{'stopped: ' if result.stopped else ''}{len(result.rows)} families compared → "

@@ -11,6 +11,7 @@ import pytest
 from app.main_window import MainWindow
 from app.panels.compare import ComparePanel
 from synth_core.compare import CompareSettings, compare, read_compare
+from synth_core.report_html import write_report
 from tests.support.compare_data import write_compare_data
 
 WAIT_MS = 120_000
@@ -25,6 +26,7 @@ def comparison(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data, test = write_compare_data(root / "data")
     out = root / "out"
     compare(CompareSettings(data=data, test=test, families=("gmm", "hmm"), steps=3, out=out))
+    write_report(out)
     return out
 
 
