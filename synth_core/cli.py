@@ -339,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed and memory numbers per family")
     p.add_argument(
         "--family", default=None,
-        help="one family, or studio, notes or app (the app's launch, first sound, idle memory)",
+        help="one family, or studio, notes, app (the app's launch, first sound, idle memory) "
+        "or map (the sound map's frame time and layout times)",
     )  # fmt: skip
     p.add_argument(
         "--json", nargs="?", const="-", default=None, metavar="FILE",
