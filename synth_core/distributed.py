@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from synth_core.errors import ModelConfigError, TrainingError
+from synth_core.errors import DeviceError, ModelConfigError, TrainingError
 
 TIMEOUT = datetime.timedelta(seconds=60)
 """How long a collective waits for the other processes before the run fails."""
@@ -98,11 +98,22 @@ def init(device: str | None) -> str | None:
     wants_cuda = (device or "").startswith("cuda") or (device is None and torch.cuda.is_available())
     if wants_cuda:
         if not torch.cuda.is_available():
-            raise ModelConfigError(f"--device {device} asked for, but CUDA is not available")
-        device = f"cuda:{local_rank % torch.cuda.device_count()}"
+            raise DeviceError(f"--device {device} asked for, but CUDA is not available")
+        here, gpus = int(os.environ.get("LOCAL_WORLD_SIZE", "1")), torch.cuda.device_count()
+        if here > gpus:  # NCCL cannot put two processes on one GPU
+            raise DeviceError(
+                f"{here} training processes on this machine but {gpus} GPU(s); use "
+                f"--nproc {gpus} (one process per GPU), or --device cpu"
+            )
+        device = f"cuda:{local_rank}"
         torch.cuda.set_device(torch.device(device))
         backend = "cpu:gloo,cuda:nccl"  # the EM families reduce CPU tensors
     else:
+        if (device or "").startswith("mps"):
+            raise DeviceError(
+                "several training processes cannot share MPS; use --device cpu with --nproc"
+            )
+        device = device or "cpu"  # gloo reduces CPU tensors (never MPS, picked by default)
         backend = "gloo"
     try:
         torch.distributed.init_process_group(backend=backend, timeout=TIMEOUT)
