@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +201,7 @@ def pca_layout(x: np.ndarray) -> np.ndarray:
     return (coords * np.where(signs == 0, 1.0, signs)).astype(np.float32)
 
 
+_IMPORT_LOCK = threading.Lock()
 TSNE_ITERATIONS = (250, 500)  # early-exaggeration, then normal phase (openTSNE's defaults)
 
 
@@ -217,7 +219,8 @@ def tsne_layout(
     returned (t-SNE has no neighbourhoods to keep). Progress counts optimiser iterations; a stop
     between them raises :class:`DatasetError`.
     """
-    import openTSNE  # noqa: PLC0415 - seconds to import; only when a layout is computed
+    with _IMPORT_LOCK:  # one worker imports openTSNE (and scikit-learn under it) at a time
+        import openTSNE  # noqa: PLC0415 - seconds to import; only when a layout is computed
 
     x = np.asarray(x, dtype=np.float32)
     n = x.shape[0]
@@ -295,15 +298,38 @@ def cached_layout(
     return coords
 
 
-def clusters(x: np.ndarray, k: int = 8, *, seed: int = 0) -> np.ndarray:
-    """k-means labels ``[n]`` (int) of rows ``x`` ``[n, d]``, ``k`` at most ``n``."""
-    from sklearn.cluster import KMeans  # noqa: PLC0415 - a second to import; on demand only
+def clusters(x: np.ndarray, k: int = 8, *, seed: int = 0, iterations: int = 50) -> np.ndarray:
+    """k-means labels ``[n]`` (int) of rows ``x`` ``[n, d]``, ``k`` at most ``n``.
 
-    n = int(np.asarray(x).shape[0])
+    Lloyd's iterations from a k-means++ start (Arthur & Vassilvitskii 2007), seeded. Written here
+    rather than taken from scikit-learn: its import (joblib, multiprocessing) on the map's worker
+    thread could deadlock against a concurrent import on another thread.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = int(x.shape[0])
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     k = max(1, min(int(k), n))
-    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(x).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    centres = [x[rng.integers(n)]]
+    for _ in range(1, k):
+        distance = np.min([((x - c) ** 2).sum(axis=1) for c in centres], axis=0)
+        total = distance.sum()
+        pick = rng.choice(n, p=distance / total) if total > 0 else rng.integers(n)
+        centres.append(x[pick])
+    centre = np.stack(centres)
+    labels = np.zeros(n, dtype=np.int64)
+    for _ in range(iterations):
+        distance = ((x[:, None, :] - centre[None, :, :]) ** 2).sum(axis=2)
+        new_labels = distance.argmin(axis=1)
+        if _ and np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
+        for j in range(k):
+            members = x[labels == j]
+            if len(members):
+                centre[j] = members.mean(axis=0)
+    return labels
 
 
 # The model's space -----------------------------------------------------------------------------
