@@ -6,13 +6,13 @@ import argparse
 import sys
 
 from synth_core.errors import CheckpointError
-from synth_core.export import export_model
+from synth_core.model_export.save import export_model
 from synth_core.runs import open_model
 
 
 def cli_export_model(args: argparse.Namespace) -> int:
     """Write the model's decoder as a TorchScript or ONNX file (see
-    :func:`synth_core.export.export_model`) and say where."""
+    :func:`synth_core.model_export.save.export_model`) and say where."""
     try:
         model = open_model(args.run)
     except FileNotFoundError as error:

@@ -224,7 +224,7 @@ def test_cancelling_a_batch_keeps_what_was_written(tmp_path):
 
 
 def test_a_family_without_an_export_module_says_why(tmp_path):
-    from synth_core.export import export_model
+    from synth_core.model_export.save import export_model
     from synth_core.models import get_family
 
     model = get_family("hmm").model_class.from_config(get_family("hmm").model_class.config_class())

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from synth_core.export import export_model
+from synth_core.model_export.save import export_model
 from synth_core.model_export.spectral import generation_input
 from synth_core.models import builtin_models, resolve_builtin
 from synth_core.runs import open_model
