@@ -140,7 +140,7 @@ def open_model(model_id: str) -> SoundModel:
     from synth_core import runs
 
     model = runs.open_model(model_id)
-    runs.check_weights(model, model_id)
+    runs.check_finite_weights(model, model_id)
     return model
 
 

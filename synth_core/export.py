@@ -600,7 +600,7 @@ def export_batch(
     CheckpointError
         When the model's weights hold NaN or infinity (it would render silence).
     """
-    from synth_core.runs import check_weights
+    from synth_core.runs import check_finite_weights
 
     settings = settings or ExportSettings()
     settings.validate()
@@ -610,7 +610,7 @@ def export_batch(
     paths = batch_paths(out_dir, model_id=model_id, n=n, seed=seed, pitch=pitch, settings=settings)
     if not replace_existing:
         paths = _free_paths(paths, settings.pattern)
-    check_weights(model, model_id)
+    check_finite_weights(model, model_id)
     files: list[Path] = []
     for i, (point, path) in enumerate(zip(points, paths, strict=True), start=1):
         if should_stop is not None and should_stop():

@@ -275,7 +275,7 @@ def export_pack(
     CheckpointError
         When the model's weights hold NaN or infinity.
     """
-    from synth_core.runs import check_weights
+    from synth_core.runs import check_finite_weights
 
     settings = settings or ExportSettings()
     settings.validate()
@@ -291,7 +291,7 @@ def export_pack(
     )
     if not overwrite:
         _refuse_existing([sfz_path, *plan.values(), *_sidecars(plan.values())])
-    check_weights(model, model_id)
+    check_finite_weights(model, model_id)
 
     rendered: dict[tuple[int | None, int], tuple[dict[str, float], np.ndarray]] = {}
     total = len(plan)

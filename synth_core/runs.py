@@ -8,7 +8,7 @@ preset's ``model`` field) is one of:
 * ``physical:INSTRUMENT``, a physical model playable without training.
 
 :func:`open_model` resolves one; the rest checks a model before it is rendered
-(:func:`check_weights`), parses ``--set NAME=VALUE``, names and writes output files, refuses
+(:func:`check_finite_weights`), parses ``--set NAME=VALUE``, names and writes output files, refuses
 outputs that would overwrite files, and lists the families (:func:`family_table`). The commands
 that use them (``generate``, ``reconstruct``, ``families``) live in :mod:`synth_core.commands`.
 """
@@ -64,7 +64,7 @@ def open_model(model_id: str | Path) -> TrainableModel:
     )
 
 
-def check_weights(model: TrainableModel, model_id: str) -> None:
+def check_finite_weights(model: TrainableModel, model_id: str) -> None:
     """Refuse a model whose learned weights hold NaN or infinity.
 
     Such a model renders NaN, which every family's output stage turns into silence: without this

@@ -19,11 +19,11 @@ def cli_evaluate(args: argparse.Namespace) -> int:
     """
     from synth_core.dataset import load_clips_reporting, say_skipped
     from synth_core.evaluate import evaluate, format_report, training_clips
-    from synth_core.runs import check_weights, open_model
+    from synth_core.runs import check_finite_weights, open_model
 
     model = open_model(args.run)
     # NaN weights render silence: scoring it would report numbers about nothing
-    check_weights(model, args.run)
+    check_finite_weights(model, args.run)
     rate, seconds = int(model.sample_rate), float(model.config.clip_seconds)
     data = load_clips_reporting(args.data, say_skipped, sample_rate=rate, seconds=seconds)
     if len(data) < 2:

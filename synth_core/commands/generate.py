@@ -51,7 +51,7 @@ def cli_generate(args: argparse.Namespace) -> int:
         runs.refuse_existing(
             out / runs.output_name(i, args.pitch, args.format) for i in range(args.n)
         )
-    runs.check_weights(model, args.run)
+    runs.check_finite_weights(model, args.run)
     out.mkdir(parents=True, exist_ok=True)
     seed = args.seed if args.seed is not None else int(torch.seed() % 2**31)
     # One sound at a time, each written before the next is rendered: memory is that of one

@@ -35,7 +35,7 @@ def cli_reconstruct(args: argparse.Namespace) -> int:
     targets = runs.reconstruct_paths(clips.paths, in_dir.expanduser().absolute(), out)
     if not args.overwrite:
         runs.refuse_existing(targets)
-    runs.check_weights(model, args.run)
+    runs.check_finite_weights(model, args.run)
     takes_pitch = model.reconstructs_with_pitch
     # some families fit each input by gradient steps (about half a second a clip): show progress
     bar = tqdm(

@@ -44,7 +44,7 @@ def export_model(
     CheckpointError
         The model's weights hold NaN or infinity (the export would play silence).
     """
-    from synth_core.runs import check_weights
+    from synth_core.runs import check_finite_weights
 
     if format not in ("torchscript", "onnx"):
         raise ExportError(f"format {format!r} is not torchscript or onnx")
@@ -54,7 +54,7 @@ def export_model(
             f"the {model.family!r} family cannot be exported: {model.export_refusal}; "
             "use `timbrelab generate` to render sounds from it"
         )
-    check_weights(model, model_id or model.family)
+    check_finite_weights(model, model_id or model.family)
     module = module.eval()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
