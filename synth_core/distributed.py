@@ -27,10 +27,20 @@ from synth_core.errors import DeviceError, ModelConfigError, TrainingError
 TIMEOUT = datetime.timedelta(seconds=60)
 """How long a collective waits for the other processes before the run fails."""
 
-# what the learners that train by gradient steps on shared weights are; the others keep a
-# per-clip table (gan's latent table, physical's matched settings) that each process would
-# update apart from the others, so their runs stay in one process
-PARALLEL_FAMILIES = ("cnn", "vae", "rnn", "gmm", "hmm")
+# the families that train over several processes: those that take gradient steps on shared
+# weights (gan's latent table is kept the same in every process, see GANModel.step) and the EM
+# ones, whose statistics are summed
+PARALLEL_FAMILIES = ("cnn", "vae", "rnn", "gan", "gmm", "hmm")
+
+SINGLE_PROCESS_REASONS = {
+    "physical": (
+        "its steps tune each clip's own matched settings (a per-clip table, with no weights "
+        "shared between clips), so there is no gradient for the processes to average, and its "
+        "sound matching before the first step, most of its training time, would run in every "
+        "process"
+    ),
+}
+"""Why a family outside :data:`PARALLEL_FAMILIES` trains in one process (for its refusal)."""
 
 
 def useful_processes() -> tuple[int, str]:
@@ -176,6 +186,39 @@ def broadcast_module(module: torch.nn.Module) -> None:
         )
 
 
+def all_gather_rows(index: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Every process's ``index`` ``[n]`` and ``rows`` ``[n, …]``, concatenated in rank order;
+    this process's own in one process.
+
+    For a per-clip table that each process updates for its share of a batch (gan's latents):
+    after this every process can write the rows of the whole batch. Shares may differ in size
+    (:func:`shard`), so each is padded to the largest before the gather.
+    """
+    if not active():
+        return index, rows
+    device = rows.device
+    index = index.to(device=device, dtype=torch.long)
+    count = torch.tensor([index.numel()], device=device)
+    counts = [torch.zeros_like(count) for _ in range(world_size())]
+    _collective("sharing per-clip rows", lambda: torch.distributed.all_gather(counts, count))
+    sizes = [int(c) for c in counts]
+    most = max(sizes)
+    padded_index = index.new_zeros(most)
+    padded_index[: index.numel()] = index
+    padded_rows = rows.new_zeros((most, *rows.shape[1:]))
+    padded_rows[: rows.shape[0]] = rows
+    indexes = [torch.empty_like(padded_index) for _ in sizes]
+    tables = [torch.empty_like(padded_rows) for _ in sizes]
+    _collective(
+        "sharing per-clip rows", lambda: torch.distributed.all_gather(indexes, padded_index)
+    )
+    _collective("sharing per-clip rows", lambda: torch.distributed.all_gather(tables, padded_rows))
+    return (
+        torch.cat([part[:n] for part, n in zip(indexes, sizes, strict=True)]),
+        torch.cat([part[:n] for part, n in zip(tables, sizes, strict=True)]),
+    )
+
+
 def shard(count: int) -> slice:
     """This process's contiguous share of ``count`` items (all of them in one process).
 
@@ -194,10 +237,10 @@ def shard(count: int) -> slice:
 def check_family(family: str) -> None:
     """Refuse a family that does not train over several processes (before any is started)."""
     if family not in PARALLEL_FAMILIES:
+        why = SINGLE_PROCESS_REASONS.get(family, "it has no data-parallel training")
         raise ModelConfigError(
-            f"family {family!r} keeps a per-clip table that the processes would update apart; "
-            f"train it in one process (without --nproc); these train over several: "
-            f"{', '.join(PARALLEL_FAMILIES)}"
+            f"family {family!r} trains in one process: {why}. Train it without --nproc; these "
+            f"train over several: {', '.join(PARALLEL_FAMILIES)}"
         )
 
 
@@ -225,10 +268,23 @@ class GradientSync:
     inside its ``step``, see the gradient of the whole batch, as in one process. ``comm_s`` is
     the time spent starting and waiting for those reductions (the scaling bench reports it).
 
-    Hooks rather than a DDP wrapper: each family runs its networks' submodules, ``backward``,
-    clipping and optimiser step inside its own ``step``, which DDP's wrapped ``forward`` would
-    have to be threaded through family by family; the reduction and its place in backward are
-    the same.
+    Why hooks and not ``torch.nn.parallel.DistributedDataParallel``: DDP arms its reducer in the
+    wrapper's ``forward`` (it marks which parameters the coming backward will reach), so every
+    network would have to be called through a wrapper. A family's ``step`` calls its own
+    submodules (``encoder``, ``decoder``, the gan's ``critic``…) and owns its optimisers
+    (``models/base.py``), so each family's ``step`` would have to be rewritten around wrappers,
+    and the gan's would not fit one: its critic runs twice before one backward (real and drawn
+    examples), which DDP's reducer refuses unless ``static_graph=True``, its generator step
+    backpropagates through the critic, and its R1 penalty differentiates the critic twice
+    (``autograd.grad(create_graph=True)``), which DDP supports only in part (pytorch issues
+    63812 and 63929). What DDP would do is what this
+    does: after each parameter's gradient is accumulated, an asynchronous ``all_reduce`` (SUM)
+    of it, the wait for all of them in a callback queued on autograd's engine at the end of
+    backward, and a scaling that makes the sum an average. Two differences, neither in the
+    result: DDP packs gradients into ~25 MB buckets (fewer, larger messages; here one message
+    per parameter tensor, which :attr:`comm_s` measures), and DDP divides by the world size
+    where this weights by each process's share of the batch, which is the same 1/N when the
+    batch divides evenly and the exact whole-batch mean when it does not.
     """
 
     def __init__(self, modules: Sequence[torch.nn.Module], share: Callable[[], float]) -> None:

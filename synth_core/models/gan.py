@@ -21,7 +21,9 @@ smooths the oscillation of its last steps (Yazıcı et al., 2019).
 Training: each step is one autoencoder step on a batch, whose encoder latents replace those
 clips' rows of the table the GAN learns from, then ``gan_steps`` critic + generator steps on
 that table (two small MLPs). The GAN so follows the latents as the autoencoder learns them, a
-run resumes from its checkpoint alone, and one budget covers both.
+run resumes from its checkpoint alone, and one budget covers both. The GAN's draws come from a
+generator seeded by the step, so they are the same in every process of a data-parallel run and
+after a resume (see :meth:`GANModel.step`).
 
 Why moves towards neighbours, bounded to a quarter of the way: a few hundred points do not teach
 a GAN the shape of a latent of hundreds of dimensions, so a free generator draws between kinds of
@@ -48,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from synth_core import dsp, latent
+from synth_core import distributed, dsp, latent
 from synth_core.errors import ModelConfigError
 from synth_core.model_export.spectral import SpectralExport, spectral_export
 from synth_core.models import Family, register
@@ -69,6 +71,9 @@ AXIS_DRAWS = 256
 # the sound's own softmax logit starts 3 above its neighbours': an untrained generator makes
 # near-copies (each move 4 % of the reach), not blends
 ANCHOR_LOGIT = 3.0
+# the GAN's draws at autoencoder step s, GAN step i come from a generator seeded with
+# DRAW_SEED + s * 64 + i (gan_steps is at most 64)
+DRAW_SEED = 0x6A4E
 
 
 @dataclass(frozen=True)
@@ -249,11 +254,24 @@ class GANModel(SpectralAutoencoder):
 
     def step(self, batch: Batch) -> dict[str, float]:
         """One autoencoder step, whose latents replace those clips' rows of the table, then
-        ``gan_steps`` GAN steps on the table."""
+        ``gan_steps`` GAN steps on the table.
+
+        Over several processes (``--nproc``) each encodes its share of the batch, the
+        autoencoder's gradients are averaged (:class:`~synth_core.distributed.GradientSync`),
+        and the encoded rows of every share are gathered (:func:`~synth_core.distributed.
+        all_gather_rows`) so every process writes the rows of the whole batch: the table, and
+        the neighbours and scale taken from it, stay the same everywhere. The GAN steps are
+        then run whole in every process, on the same table with the same step-seeded draws:
+        two MLPs on ``gan_batch`` draws cost less than the reductions a split of them would
+        need, and their gradients, the same in every process, are still averaged by the hooks,
+        which keeps the processes' GAN weights equal even where a GPU kernel is not
+        deterministic.
+        """
         self._last_latents = None
         out = super().step(batch)
         rows, encoded = batch.index, self._last_latents
         if rows is not None and encoded is not None and len(rows) == len(encoded):
+            rows, encoded = distributed.all_gather_rows(rows, encoded)
             rows = rows.to(self.train_latents.device)
             if len(rows) and int(rows.max()) < self.train_latents.shape[0]:
                 self.train_latents[rows] = encoded
@@ -262,12 +280,17 @@ class GANModel(SpectralAutoencoder):
         if int(self.steps_done) % max(1, epoch) == 0:
             self._refresh_table()
         gan: dict[str, float] = {}
-        for _ in range(int(self.config.gan_steps)):
-            gan = self.adversarial_step()
+        for i in range(int(self.config.gan_steps)):
+            draws = torch.Generator().manual_seed(DRAW_SEED + int(self.steps_done) * 64 + i)
+            gan = self.adversarial_step(draws)
         return out | gan
 
-    def adversarial_step(self) -> dict[str, float]:
-        """One critic and one generator step on the latent table; the moving average follows."""
+    def adversarial_step(self, draws: torch.Generator | None = None) -> dict[str, float]:
+        """One critic and one generator step on the latent table; the moving average follows.
+
+        ``draws`` (a CPU generator; torch's global one when None) picks the anchors, examples
+        and noise.
+        """
         table = self.train_latents
         if table.shape[0] < 2:
             return {}
@@ -275,14 +298,14 @@ class GANModel(SpectralAutoencoder):
         device = table.device
         near = self.neighbours()
         b, k = int(cfg.gan_batch), near.shape[1]
-        anchors = torch.randint(table.shape[0], (b,), device=device)
+        anchors = torch.randint(table.shape[0], (b,), generator=draws).to(device)
         # the real example for each anchor: itself or one of its neighbours
-        pick = torch.randint(k + 1, (b,), device=device)
+        pick = torch.randint(k + 1, (b,), generator=draws).to(device)
         examples = torch.where(pick == 0, anchors, near[anchors, (pick - 1).clamp_min(0)])
         condition = self._condition(table[anchors])
         real = self._condition(table[examples]).requires_grad_(True)
         with torch.no_grad():
-            z = torch.randn(b, int(cfg.noise), device=device)
+            z = torch.randn(b, int(cfg.noise), generator=draws).to(device)
             fake = self._condition(self.place(anchors, self.moves(self.generator, anchors, z)))
         real_score = self.critic(torch.cat([real, condition], dim=1))
         fake_score = self.critic(torch.cat([fake, condition], dim=1))
@@ -293,7 +316,7 @@ class GANModel(SpectralAutoencoder):
         (d_loss + 0.5 * float(cfg.r1) * penalty).backward()
         self.d_optimizer.step()
 
-        z = torch.randn(2, b, int(cfg.noise), device=device)
+        z = torch.randn(2, b, int(cfg.noise), generator=draws).to(device)
         alpha = self.moves(self.generator, anchors.repeat(2), z.flatten(0, 1))
         fake = self._condition(self.place(anchors, alpha[:b]))
         g_loss = F.softplus(-self.critic(torch.cat([fake, condition], dim=1))).mean()

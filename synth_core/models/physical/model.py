@@ -5,6 +5,11 @@ holds a table with one row per training clip: the instrument that matched the cl
 instrument's parameters as 0–1 slider positions. ``begin`` fills the table by analysis and random
 search, every ``step`` takes one Adam step of multi-resolution STFT loss on the clips of the batch,
 and ``generate`` then samples from the table (the folder as a distribution of parameters).
+
+It trains in one process (``--nproc`` refuses it, :data:`synth_core.distributed.
+SINGLE_PROCESS_REASONS`): every step moves only the batch's own rows, with no weights shared
+between clips, so there is no gradient for processes to average, and ``begin``'s search, most of
+a run's time, would be repeated in each.
 """
 
 from __future__ import annotations
