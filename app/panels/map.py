@@ -4,7 +4,8 @@ Opening a folder analyses its clips on a background thread (:func:`synth_core.ma
 folder_features`, cached by content) and shows the PCA layout at once; t-SNE then runs in the
 background with a progress bar and a Cancel button, and replaces it when done. Hovering a point
 plays its first moments (a new hover cuts the last one off); a click selects it and shows it in
-the sound view; a lasso selects a subset to train on, export, or open as a folder of its own.
+the sound view; a lasso selects a subset to train on, export, or open as a folder view of its
+own in a new window (:mod:`app.panels.map_selection`), which the user closes to go back.
 
 In the model's space (a model whose latents decode, ``model.can_decode``), the points are the
 clips' latents by PCA; a click away from every point plays the inverse-distance blend of the
@@ -106,7 +107,7 @@ class MapPanel(QWidget):
     trainRequested(folder)
         Train on this folder (the selection, as links).
     folderRequested(folder)
-        Open this folder in the Sounds panel.
+        Open this folder in the Sounds panel (a selection window's "Open in Main Window").
     statusMessage(text)
     """
 
@@ -133,6 +134,7 @@ class MapPanel(QWidget):
         self.latent_coords = np.zeros((0, 2), dtype=np.float32)
         self.generated_points: list[tuple[float, float]] = []
         self.selection = np.zeros(0, dtype=bool)
+        self.selection_windows: list[Any] = []
         self.last_morph: tuple[np.ndarray, int] | None = None
         self._features_task: BackgroundTask | None = None
         self._layout_task: BackgroundTask | None = None
@@ -191,7 +193,9 @@ class MapPanel(QWidget):
         self.export_button = QPushButton("Export Selection…", self)
         self.export_button.clicked.connect(lambda: self.export_selection())
         self.open_button = QPushButton("Open as Folder", self)
-        self.open_button.setToolTip("Show the selection in the Sounds panel as a folder of its own")
+        self.open_button.setToolTip(
+            "Open the selection as a folder of its own in a new window; close it to go back"
+        )
         self.open_button.clicked.connect(self.open_selection_as_folder)
         self.morph_button = QPushButton("Export Morph…", self)
         self.morph_button.clicked.connect(lambda: self.export_morph())
@@ -506,12 +510,37 @@ class MapPanel(QWidget):
             self.statusMessage.emit(f"Training data: {len(self.selected_paths())} sounds")
         return folder
 
-    def open_selection_as_folder(self) -> Path | None:
-        """Open the selection in the Sounds panel as a folder of its own."""
+    def open_selection_as_folder(self) -> Any:
+        """Open the selection as a folder view of its own: a new window listing a folder of links
+        to the selected files (the files stay where they are), whose sounds play in the sound
+        view. The main window keeps its folder and this map, so closing the window is going
+        back. Returns the :class:`~app.panels.map_selection.SelectionWindow` (None when nothing
+        is selected or the links cannot be written)."""
+        import os
+
+        from app.panels.map_selection import SelectionWindow
+
+        sources = self.selected_paths()
         folder = self._selection_folder()
-        if folder is not None:
-            self.folderRequested.emit(str(folder))
-        return folder
+        if folder is None:
+            return None
+        parents = {str(p.parent) for p in sources}
+        origin = Path(os.path.commonpath(sorted(parents))).name if parents else ""
+        window = SelectionWindow(folder, sources, origin=origin, parent=self)
+        window.soundChosen.connect(self.soundChosen)
+        window.trainRequested.connect(self.trainRequested)
+        window.folderRequested.connect(self.folderRequested)
+        window.statusMessage.connect(self.statusMessage)
+        window.closed.connect(lambda w=window: self._selection_closed(w))
+        self.selection_windows.append(window)
+        window.show()
+        window.raise_()
+        self.statusMessage.emit(f"Opened {len(sources)} selected sounds in a new window")
+        return window
+
+    def _selection_closed(self, window: Any) -> None:
+        if window in self.selection_windows:
+            self.selection_windows.remove(window)
 
     def export_selection(self, folder: str | Path | None = None) -> list[Path]:
         """Copy the selected files into ``folder`` (ask which when None)."""
@@ -561,7 +590,9 @@ class MapPanel(QWidget):
         self.cancel_button.hide()
 
     def shutdown(self) -> None:
-        """Stop the background work (the window is closing)."""
+        """Stop the background work and close the selection windows (the window is closing)."""
+        for window in list(self.selection_windows):
+            window.close()
         self._drop_tasks()
         for task in list(self._old_tasks):
             task.wait(10_000)

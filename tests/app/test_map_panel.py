@@ -1,6 +1,6 @@
 """The Sound Map panel on the built-in sounds: a folder becomes points (PCA at once, t-SNE after),
-hover plays, click shows, a lasso selection trains, exports and opens as a folder, and the
-built-in vae's space generates between its points and morphs along a drawn path."""
+hover plays, click shows, a lasso selection trains, exports and opens as a folder view in a new
+window, and the built-in vae's space generates between its points and morphs along a drawn path."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def test_hover_plays_the_start_of_a_sound_and_a_click_shows_all_of_it(qtbot, pan
     assert panel.selected_paths() == [panel.paths[5]]
 
 
-def test_a_lasso_selection_trains_exports_and_opens_as_a_folder(qtbot, panel, tmp_path):
+def test_a_lasso_selection_trains_and_exports(qtbot, panel, tmp_path):
     coords = panel.coords()
     middle = float(np.median(coords[:, 0]))
     low, high = coords.min(0) - 1, coords.max(0) + 1
@@ -121,12 +121,58 @@ def test_a_lasso_selection_trains_exports_and_opens_as_a_folder(qtbot, panel, tm
     folder = Path(train.args[0])
     report = scan(folder)
     assert sorted(f.path.name for f in report.usable) == sorted(p.name for p in chosen)
-    with qtbot.waitSignal(panel.folderRequested):
-        panel.open_selection_as_folder()
 
     written = panel.export_selection(tmp_path / "picked")
     assert sorted(p.name for p in written) == sorted(p.name for p in chosen)
     assert all(p.is_file() and not p.is_symlink() for p in written)
+
+
+def test_a_lasso_selection_opens_as_a_folder_view_in_a_new_window(
+    qtbot, panel, starter_folder, tmp_path
+):
+    coords = panel.coords()
+    middle = float(np.median(coords[:, 1]))
+    low, high = coords.min(0) - 1, coords.max(0) + 1
+    lasso = np.array([[low[0], middle], [high[0], middle], [high[0], high[1]], [low[0], high[1]]])
+    panel.set_mode("lasso")
+    panel.view.box.strokeFinished.emit(lasso, "lasso")
+    chosen = panel.selected_paths()
+    assert 5 < len(chosen) < len(panel.paths)
+    before = sorted(p.name for p in starter_folder.iterdir())
+    mapped = list(panel.paths)
+
+    asked_for_main = []
+    panel.folderRequested.connect(asked_for_main.append)
+    window = panel.open_selection_as_folder()
+    assert window.isVisible() and window.isWindow() and window in panel.selection_windows
+    assert f"{len(chosen)} sounds from {starter_folder.name}" in window.windowTitle()
+    qtbot.waitUntil(lambda: window.sounds.report is not None, timeout=WAIT_MS)
+    listed = sorted(f.path.name for f in window.sounds.report.usable)
+    assert listed == sorted(p.name for p in chosen)
+    assert asked_for_main == [] and panel.paths == mapped  # the map and main view are kept
+
+    # a click in the new view plays through the map panel's soundChosen (the main sound view)
+    with qtbot.waitSignal(panel.soundChosen, timeout=WAIT_MS) as shown:
+        window.sounds.select_row(0)
+    samples, rate, title = shown.args
+    first = window.sounds.selected_file().path
+    expected, expected_rate = sf.read(str(first), dtype="float32")
+    assert title == first.name and rate == expected_rate and np.allclose(samples, expected)
+
+    with qtbot.waitSignal(panel.trainRequested) as train:
+        window.train_button.click()
+    assert Path(train.args[0]) == window.folder
+    saved = window.save_copies(tmp_path / "kept")
+    assert sorted(p.name for p in saved) == sorted(p.name for p in chosen)
+    assert all(p.is_file() and not p.is_symlink() for p in saved)
+    window.main_button.click()
+    assert asked_for_main == [str(window.folder)]
+
+    window.close()
+    qtbot.waitUntil(lambda: window not in panel.selection_windows, timeout=WAIT_MS)
+    # going back lost or moved nothing: the user's folder holds what it held
+    assert sorted(p.name for p in starter_folder.iterdir()) == before
+    assert all(p.is_file() for p in chosen)
 
 
 def test_the_vaes_space_generates_between_points_and_exports_a_morph(qtbot, panel, tmp_path):
@@ -203,6 +249,21 @@ def test_the_window_has_a_sound_map_dock_that_maps_the_open_folder(
     assert image.save(str(artifacts_dir / "map_panel.png"))
     folder = panel.train_on_selection()  # the selected clip becomes the Train panel's data
     assert main_window.studio.training.data_folder == folder
+
+    # a selection opened as a folder view: a new window, its sounds play in the main sound view,
+    # and the main window keeps its folder (closing the new one is going back)
+    panel.select_mask(np.arange(len(panel.paths)) % 4 == 0)
+    window = panel.open_selection_as_folder()
+    qtbot.waitUntil(lambda: window.sounds.report is not None, timeout=WAIT_MS)
+    with qtbot.waitSignal(main_window.sound_view.analysisReady, timeout=WAIT_MS):
+        window.sounds.select_row(1)
+    assert main_window.dataset_panel.folder == starter_folder
+    shown = main_window.sound_view.title_label.text()
+    assert shown.startswith(window.sounds.selected_file().path.name)
+    qtbot.wait(100)
+    assert window.grab().toImage().save(str(artifacts_dir / "map_selection_window.png"))
+    window.close()
+    qtbot.waitUntil(lambda: not panel.selection_windows, timeout=WAIT_MS)
 
     # the model being played (the starter vae) maps its own space over the same clips
     qtbot.waitUntil(lambda: main_window.studio.explore.model is not None, timeout=WAIT_MS)
