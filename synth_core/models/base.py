@@ -493,6 +493,12 @@ class LearnerBase(ABC):
         restore :attr:`optimizer` itself."""
         return False
 
+    def averaged_modules(self) -> list[torch.nn.Module]:
+        """The networks whose gradients data-parallel training (``--nproc``) averages over the
+        processes: all of the learner's by default; a family that runs some networks whole in
+        every process (the gan's GAN steps) names only the others."""
+        return [self] if isinstance(self, torch.nn.Module) else []
+
     @property
     def is_training(self) -> bool:
         """In training mode (dropout on); learners without layers are never."""

@@ -462,7 +462,7 @@ class Trainer:
             distributed.broadcast_module(self.learner)
             if self._gradient_sync is None:
                 self._gradient_sync = distributed.GradientSync(
-                    [self.learner], share=lambda: self._share
+                    self.learner.averaged_modules(), share=lambda: self._share
                 )
         if self.rank > 0:
             torch.manual_seed(self.seed + 7919 * self.rank)
