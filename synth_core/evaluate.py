@@ -41,6 +41,7 @@ from torch import Tensor
 
 from synth_core import dsp, metrics, render
 from synth_core.errors import CheckpointError, ModelConfigError
+from synth_core.latent import NOVELTY
 from synth_core.models.base import (  # baselines pass the same limiter as models
     SoundModel,
     safe_audio,
@@ -55,6 +56,9 @@ N_FFT, HOP = 1024, 256
 GRIFFIN_LIM_ITERATIONS = 32
 EIGEN_COMPONENTS = 32
 LOG_FLOOR = 1e-3
+VARIATIONS_ROW = "model, variations (novelty 0)"
+"""The generation row of a model that draws new sounds: the same seeds at ``novelty`` 0, i.e.
+variations of the training sounds they start from (the "model" row is new sounds)."""
 SMOOTHED_ORACLE = "Griffin-Lim of smoothed magnitudes (±2 bins, ±2 frames)"
 
 
@@ -355,6 +359,11 @@ def evaluate(
             "memorisation: n/a (the DATA clips are themselves training clips: evaluate on "
             "held-out sounds)"
         )
+    if VARIATIONS_ROW in report.generation:
+        report.notes.append(
+            "model: new sounds (novelty 1, as far from the training sounds as a new recording "
+            f"is); {VARIATIONS_ROW}: the same seeds as variations of the training sounds"
+        )
     if not model.can_resynthesize:
         report.notes.append(f"{model.family} has no resynthesize(): no renderer ceiling row")
     return report
@@ -372,12 +381,22 @@ def _generation_rows(
     """One scoring of generation: the model, shaped noise, eigen-sounds and the renderer's
     ceiling, each ``count`` clips drawn with ``seed``."""
     generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        generated = torch.cat(
-            [model.generate(n=min(16, count - i), seed=seed + i) for i in range(0, count, 16)]
-        )
-    rows = {
-        "model": _generation_row(real_features, generated, rate),
+
+    def draw(values: dict[str, float] | None) -> Tensor:
+        with torch.no_grad():
+            return torch.cat(
+                [
+                    model.generate(values, n=min(16, count - i), seed=seed + i)
+                    for i in range(0, count, 16)
+                ]
+            )
+
+    rows = {"model": _generation_row(real_features, draw(None), rate)}
+    if any(control.name == NOVELTY.name for control in model.controls()):
+        # the "model" row is new sounds (novelty at its default, 1); this one is what the
+        # same seeds give as variations of the training sounds they start from
+        rows[VARIATIONS_ROW] = _generation_row(real_features, draw({NOVELTY.name: 0.0}), rate)
+    rows |= {
         "shaped noise": _generation_row(
             real_features, shaped_noise(train.audio, count, generator), rate
         ),

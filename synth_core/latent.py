@@ -171,6 +171,49 @@ VARIATION = Control(
 )
 
 
+NOVELTY = Control(
+    name="novelty",
+    label="Novelty",
+    minimum=0.0,
+    maximum=2.0,
+    default=1.0,
+    help=(
+        "0: variations of one training sound; 1: new sounds, as far from every training sound "
+        "as a new recording of the same kind is; 2: twice as far"
+    ),
+)
+
+
+def nearest_distances(coords: Tensor) -> Tensor:
+    """``[N]``: each of ``coords`` ``[N, K]``'s distance to its nearest other row (inf when
+    there is no other)."""
+    distances = torch.cdist(coords, coords)
+    distances.fill_diagonal_(float("inf"))
+    return distances.min(-1).values
+
+
+def novelty_offset(
+    latents: Tensor, axes: LatentAxes, anchors: Tensor, amount: float, generator: torch.Generator
+) -> Tensor:
+    """``[n, D]``: how far new sounds move away from the training latents they start from.
+
+    A kernel density draw over the training latents: each draw adds Gaussian noise shaped like
+    the training latents' own spread (isotropic in the σ coordinates of ``axes``), scaled so
+    that at ``amount`` 1 it moves on average as far as the anchor's nearest other training
+    latent lies. The bandwidth follows the data where it is dense or sparse, and the noise stays
+    in the span of the training latents. 0 adds nothing and draws no random numbers.
+    """
+    n = anchors.shape[0]
+    if amount <= 0 or latents.shape[0] < 2:
+        return torch.zeros(n, latents.shape[1], device=latents.device)
+    coords = axes.to_coords(latents)
+    k = coords.shape[1]
+    reach = nearest_distances(coords)[anchors.to(coords.device)]
+    noise = torch.randn(n, k, generator=generator).to(coords.device)
+    noise = noise * (float(amount) * reach / math.sqrt(k))[:, None]
+    return (noise * axes.scales) @ axes.components
+
+
 def coords_from_values(
     values: Mapping[str, float], dim: int, *, n: int, generator: torch.Generator
 ) -> Tensor:

@@ -377,12 +377,14 @@ class GANModel(SpectralAutoencoder):
 
     def controls(self) -> list[Control]:
         shown = latent.axis_controls(self.axes, self.config.n_controls) + [VARIETY]
+        shown += [latent.NOVELTY] if self.draws_new_sounds else []
         return shown + ([GRAIN] if self._has_texture() else [])
 
     def draw_latents(
         self, values: Mapping[str, float], *, n: int, seed: int | None, generator: torch.Generator
     ) -> tuple[Tensor, Tensor | None]:
-        """The generator's moves from the training sounds the seed picks, then the sliders."""
+        """The generator's moves from the training sounds the seed picks, then the novelty
+        offset (:func:`synth_core.latent.novelty_offset`) and the sliders."""
         count = self.train_latents.shape[0]
         if count < 2:
             return super().draw_latents(values, n=n, seed=seed, generator=generator)
@@ -390,6 +392,8 @@ class GANModel(SpectralAutoencoder):
         anchors = latent.seeded_anchors(count, seed, n, generator).to(device)
         z = torch.randn(n, int(self.config.noise), generator=generator) * float(values["variety"])
         draws = self.place(anchors, self.moves(self.generator_ema, anchors, z.to(device)))
+        table, amount = self.train_latents, self.novelty_amount(values)
+        draws = draws + latent.novelty_offset(table, self.axes, anchors, amount, generator)
         return draws + latent.slider_offset(self.axes, values).to(device), anchors.cpu()
 
     def export_module(self) -> SpectralExport:

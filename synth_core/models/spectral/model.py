@@ -93,6 +93,9 @@ class SpectralAutoencoder(
         self.register_buffer("train_latents", torch.zeros(0, config.latent_dim))
         # per training clip and mel band: the jitter that gives its texture back (fit_texture)
         self.register_buffer("train_texture", torch.zeros(0, config.texture_bands))
+        # how far new sounds move from the training sounds at novelty 1 (fit_novelty; 0: not
+        # measured, so only variations of training sounds are drawn)
+        self.register_buffer("novelty_scale", torch.zeros(()))
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         k, size = config.pca_components, bins * config.n_frames
         self.register_buffer("pca_mean", torch.zeros(size))
@@ -221,8 +224,8 @@ class SpectralAutoencoder(
         self.pca_scale.copy_(scale.clamp_min(1e-3))
 
     def end(self, clips: ClipSet) -> None:
-        """The training clips' final latents, then the sliders (:meth:`fit_sliders`) and the
-        texture (:meth:`fit_texture`)."""
+        """The training clips' final latents, then the sliders (:meth:`fit_sliders`), the
+        texture (:meth:`fit_texture`) and how far new sounds move (:meth:`fit_novelty`)."""
         device = self.bin_mean.device
         latents = []
         for start in range(0, len(clips), 64):
@@ -234,6 +237,7 @@ class SpectralAutoencoder(
             self.train_pitches = clips.pitch.float().clone().to(device)
         self.fit_sliders(clips)
         self.fit_texture(clips.audio)
+        self.fit_novelty(clips)
 
     # pitch and clip length ---------------------------------------------------------------------
 
@@ -269,6 +273,8 @@ class SpectralAutoencoder(
         # models saved before texture existed play as they did: no texture
         own.setdefault("train_texture", torch.zeros(0, self.config.texture_bands))
         self.train_texture = torch.zeros_like(own["train_texture"]).to(self.bin_mean.device)
+        # models saved before novelty was measured draw variations of training sounds only
+        own.setdefault("novelty_scale", torch.zeros(()))
         self.load_state_dict(own, strict=True)
         self.axes = axes
 

@@ -10,6 +10,8 @@ Measured: docs/experiments/spectral-reconstruction.md.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,28 @@ from synth_core.models.spectral.texture import GRAIN
 if TYPE_CHECKING:
     from synth_core.dataset import ClipSet
     from synth_core.models.spectral.config import SpectralConfig
+
+
+log = logging.getLogger(__name__)
+
+NOVELTY_DRAWS = 32
+"""New sounds drawn at each scale :meth:`SpectralSounds.fit_novelty` tries."""
+NOVELTY_FIRST_SCALE = 1 / 16
+NOVELTY_TRIES = 8  # scales 1/16 … 8
+NOVELTY_SEED = 20261202
+
+
+def interpolate_scale(tried: list[tuple[float, float]]) -> float:
+    """The scale at which the ratio (the second of each ``(scale, ratio)``, rising with the
+    scale) reaches 1, interpolated linearly in log scale between the two tries around it; the
+    first scale when even it reaches 1, the last when none does."""
+    if tried[0][1] >= 1 or len(tried) == 1:
+        return tried[0][0] if tried[0][1] >= 1 else tried[-1][0]
+    (low, low_ratio), (high, high_ratio) = tried[-2], tried[-1]
+    if high_ratio < 1 or high_ratio <= low_ratio:
+        return high
+    fraction = (1 - low_ratio) / (high_ratio - low_ratio)
+    return float(math.exp(math.log(low) + fraction * (math.log(high) - math.log(low))))
 
 
 class SpectralSounds:
@@ -42,6 +66,7 @@ class SpectralSounds:
     train_pitches: Tensor
     train_latents: Tensor
     train_texture: Tensor
+    novelty_scale: Tensor
 
     def fit_sliders(self, clips: ClipSet) -> None:
         """The sliders' axes: PCA of the training latents, named by the clips' descriptors."""
@@ -50,20 +75,78 @@ class SpectralSounds:
 
     def values_from_audio(self, audio: Tensor) -> dict[str, float] | None:
         """The latent-axis sliders at the encoding of ``audio`` ``[samples]``, and ``variation``
-        at 0 so the sliders alone decide the sound."""
+        and ``novelty`` at 0 so the sliders alone decide the sound."""
         with torch.no_grad():
             coords = self.axes.to_coords(self.encode(audio.reshape(1, -1)))[0]
         values = {}
         for control in self.controls():
             if control.name.startswith("axis_"):
                 values[control.name] = float(coords[int(control.name.split("_", 1)[1]) - 1])
-            elif control.name == latent.VARIATION.name:
+            elif control.name in (latent.VARIATION.name, latent.NOVELTY.name):
                 values[control.name] = 0.0
         return values
 
     def controls(self) -> list[Control]:
         shown = latent.axis_controls(self.axes, self.config.n_controls) + [latent.VARIATION]
+        shown += [latent.NOVELTY] if self.draws_new_sounds else []
         return shown + ([GRAIN] if self._has_texture() else [])
+
+    @property
+    def draws_new_sounds(self) -> bool:
+        """True once :meth:`fit_novelty` has measured how far new sounds should move (models
+        saved before it existed play only variations of training sounds, as they did)."""
+        return float(self.novelty_scale) > 0 and self.train_latents.shape[0] >= 2
+
+    def novelty_amount(self, values: Mapping[str, float]) -> float:
+        """The ``novelty`` slider in the units of :func:`synth_core.latent.novelty_offset`."""
+        if not self.draws_new_sounds:
+            return 0.0
+        return float(values.get(latent.NOVELTY.name, latent.NOVELTY.default)) * float(
+            self.novelty_scale
+        )
+
+    @torch.no_grad()
+    def fit_novelty(self, clips: ClipSet) -> None:
+        """Measure the ``novelty_scale`` at which new sounds lie as far from the training sounds
+        as a new recording of the same kind does (``novelty`` 1).
+
+        "As far as a new recording" is read from the training clips themselves: the median
+        distance, in standardised log-mel statistics (:func:`synth_core.metrics.
+        log_mel_statistics`), from each training clip to its nearest other training clip. New
+        sounds are drawn and rendered at doubling scales until the median distance from each to
+        its nearest training clip reaches that; the scale is then interpolated (log-linear)
+        between the last two. Without this, a draw that starts from a training sound and moves a
+        little is a near copy (memorisation ratio about 0.6 on real drums).
+        """
+        from synth_core import metrics
+
+        self.novelty_scale.fill_(0.0)
+        count = self.train_latents.shape[0]
+        if count < 3:
+            return
+        train = metrics.log_mel_statistics(clips.audio, self.sample_rate).double()
+        mean, std = train.mean(0), train.std(0).clamp_min(1e-8)
+        train = (train - mean) / std
+        reference = float(latent.nearest_distances(train).median())
+        if not reference > 0:
+            return
+        draws = min(NOVELTY_DRAWS, count)
+        scale, tried = NOVELTY_FIRST_SCALE, []
+        for _ in range(NOVELTY_TRIES):
+            self.novelty_scale.fill_(scale)
+            audio = self.generate(n=draws, seed=NOVELTY_SEED)
+            near = metrics.log_mel_statistics(audio, self.sample_rate).double()
+            ratio = float(torch.cdist((near - mean) / std, train).min(-1).values.median())
+            tried.append((scale, ratio / reference))
+            if ratio >= reference:
+                break
+            scale *= 2
+        self.novelty_scale.fill_(interpolate_scale(tried))
+        log.info(
+            "novelty: scale %.3g (tried %s)",
+            float(self.novelty_scale),
+            ", ".join(f"{scale:.3g} → {ratio:.2f}" for scale, ratio in tried),
+        )
 
     @torch.no_grad()
     def encode(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
@@ -141,9 +224,12 @@ class SpectralSounds:
             )
             return self.axes.to_latent(coords).to(self.bin_mean.device), None
         starts = latent.seeded_anchors(self.train_latents.shape[0], seed, n, generator)
-        return latent.neighbour_draw(
+        z, anchors = latent.neighbour_draw(
             self.train_latents, self.axes, values, n=n, generator=generator, anchors=starts
         )
+        amount = self.novelty_amount(values)
+        offset = latent.novelty_offset(self.train_latents, self.axes, anchors, amount, generator)
+        return z + offset, anchors
 
     @torch.no_grad()
     def generate(
