@@ -83,7 +83,11 @@ class ComparePanel(QWidget):
         self.minutes.setDecimals(2)
         self.minutes.setValue(1.0)
         self.minutes.setSuffix(" min each")
-        self.lesson_box = QCheckBox("Lesson (built-in sounds, all seven, 1 min each)")
+        self.lesson_box = QCheckBox("Lesson (built-in sounds, all seven, under 10 min)")
+        self.lesson_box.setToolTip(
+            "Up to a minute of training each; on a slow or busy computer each family trains "
+            "for less so that the whole lesson, scoring included, ends within ten minutes"
+        )
         self.lesson_box.toggled.connect(self._lesson_toggled)
 
         form = QGridLayout()

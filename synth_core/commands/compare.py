@@ -69,7 +69,10 @@ def cli_compare(args: argparse.Namespace) -> int:
             sys.stdout.write(json.dumps(event) + "\n")
             sys.stdout.flush()
         elif args.progress != "none" and event["event"] == "family":
-            sys.stderr.write(f"[{event['index'] + 1}/{event['of']}] training {event['family']}…\n")
+            budget = f" for {event['minutes'] * 60:.0f} s" if event.get("minutes") else ""
+            sys.stderr.write(
+                f"[{event['index'] + 1}/{event['of']}] training {event['family']}{budget}…\n"
+            )
         elif args.progress != "none" and event["event"] == "row":
             row = event["row"]
             sys.stderr.write(
@@ -90,7 +93,7 @@ def cli_compare(args: argparse.Namespace) -> int:
     write_report(out)
     if not jsonl:
         sys.stderr.write(
-            f"{'stopped: ' if result.stopped else ''}{len(result.rows)} families compared → "
-            f"{out / REPORT_FILE}\n"
+            f"{'stopped: ' if result.stopped else ''}{len(result.rows)} families compared in "
+            f"{result.wall_seconds / 60:.1f} min → {out / REPORT_FILE}\n"
         )
     return 0
