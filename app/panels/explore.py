@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.panels.explore_draw import DrawBar, drawn_as
 from app.panels.explore_morph import MorphBox
 from app.panels.explore_pitch import DEFAULT_PITCH, PITCH_CONTROL, PitchBox, is_pitch_conditioned
 from app.panels.explore_presets import PresetBar
@@ -53,6 +54,7 @@ from synth_core.control_values import (
     save_preset,
 )
 from synth_core.errors import TimbreLabError
+from synth_core.latent import NOVELTY
 from synth_core.models.base import SoundModel, resolve_values
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,8 @@ class ExplorePanel(QWidget):
         self.sliders = SliderList()
         self._rows = self.sliders.rows
 
+        self.draw_bar = DrawBar()
+        self.draw_bar.setVisible(False)
         self.seed_bar = SeedBar()
         self.reset_button = self.seed_bar.reset_button
         self.randomise_button = self.seed_bar.randomise_button
@@ -148,6 +152,7 @@ class ExplorePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(model_row)
         layout.addWidget(self.sliders, 2)
+        layout.addWidget(self.draw_bar)
         layout.addWidget(self.seed_bar)
         layout.addWidget(self.preset_bar)
         layout.addWidget(self.primer_box)
@@ -158,6 +163,7 @@ class ExplorePanel(QWidget):
         self.sliders.valueChanged.connect(self._row_changed)
         self.sliders.valueCommitted.connect(self._row_committed)
         self.sliders.learnRequested.connect(self.learnRequested)
+        self.draw_bar.noveltyChosen.connect(self._novelty_chosen)
         self.reset_button.clicked.connect(self.reset_all)
         self.randomise_button.clicked.connect(self.randomise)
         self.seed_box.valueChanged.connect(lambda _seed: self.request_sound())
@@ -211,6 +217,7 @@ class ExplorePanel(QWidget):
         self.sliders.build(controls)
         self._values = resolve_values(controls, None)
         self.morph_box.reset(controls, self._values)
+        self.draw_bar.show_novelty(self._values.get(NOVELTY.name))
         pitched = is_pitch_conditioned(model)
         self.pitch_box.setVisible(pitched)
         note = self._values.get(PITCH_CONTROL, DEFAULT_PITCH)
@@ -285,6 +292,7 @@ class ExplorePanel(QWidget):
             return
         self._values = fill_values(self.model.controls(), values)
         self.sliders.show_values(self._values)
+        self.draw_bar.show_novelty(self._values.get(NOVELTY.name))
         self._follow_pitch_slider()
         self.request_sound()
 
@@ -384,8 +392,10 @@ class ExplorePanel(QWidget):
         samples, rate, started = result
         self.last_latency_ms = (time.perf_counter() - started) * 1000.0
         self._last_sound = (samples, rate)
+        drawn = drawn_as(self._values.get(NOVELTY.name))
         self.status.setText(
-            f"{len(samples) / rate:.2f} s at {rate} Hz · ready in {self.last_latency_ms:.0f} ms"
+            (f"{drawn[0].upper()}{drawn[1:]} · " if drawn else "")
+            + f"{len(samples) / rate:.2f} s at {rate} Hz · ready in {self.last_latency_ms:.0f} ms"
         )
         self.soundGenerated.emit(samples, rate)
         if self.autoplay.isChecked() and self._player is not None:
@@ -406,9 +416,15 @@ class ExplorePanel(QWidget):
 
     def _row_changed(self, name: str, value: float) -> None:
         self._values[name] = value
+        if name == NOVELTY.name:
+            self.draw_bar.show_novelty(value)
         if name == PITCH_CONTROL:
             self._follow_pitch_slider()
         self.request_sound()
+
+    def _novelty_chosen(self, value: float) -> None:
+        text = "New sounds" if value > 0 else "Variations of a training sound"
+        self._change(dict(self._values, **{NOVELTY.name: value}), text)
 
     def _row_committed(self, name: str, before: float, after: float) -> None:
         previous = dict(self._values, **{name: before})

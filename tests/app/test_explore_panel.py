@@ -193,3 +193,34 @@ def test_a_physical_instrument_plays_the_note_chosen_on_the_keyboard(qtbot):
     widget.undo_action.trigger()
     assert widget.keyboard.note == 60
     widget.shutdown()
+
+
+def test_the_draw_row_switches_between_new_sounds_and_variations(qtbot, panel):
+    """A model that draws new sounds shows the Draw row; a click switches to variations of a
+    training sound (novelty 0), the status line says which it played, and undo switches back."""
+    assert not panel.draw_bar.isHidden()
+    assert panel.draw_bar.new_button.isChecked()
+    assert panel.values["novelty"] == 1.0
+    assert panel.status.text().startswith("New sound ·")
+    with qtbot.waitSignal(panel.soundGenerated, timeout=WAIT_MS) as played:
+        panel.draw_bar.variation_button.click()
+    assert panel.values["novelty"] == 0.0
+    assert panel.draw_bar.variation_button.isChecked()
+    assert panel.status.text().startswith("Variation of a training sound ·")
+    assert np.allclose(played.args[0], render(panel, panel.values), atol=1e-6)
+    with qtbot.waitSignal(panel.soundGenerated, timeout=WAIT_MS):
+        panel.undo_action.trigger()
+    assert panel.values["novelty"] == 1.0 and panel.draw_bar.new_button.isChecked()
+
+
+def test_the_draw_row_is_hidden_for_a_model_without_novelty(qtbot):
+    from synth_core.runs import open_model
+
+    widget = ExplorePanel()
+    widget.autoplay.setChecked(False)
+    qtbot.addWidget(widget)
+    with qtbot.waitSignal(widget.soundGenerated, timeout=WAIT_MS):
+        widget.set_model(open_model("physical:string"), "physical:string")
+    assert widget.draw_bar.isHidden()
+    assert widget.status.text()[0].isdigit()  # no "New sound" prefix
+    widget.shutdown()
