@@ -195,8 +195,11 @@ class TrainingChoices(QWidget):
             enabled, why = (
                 False,
                 (
-                    f"{self.family} trains in one process (it keeps a per-clip table); these "
-                    f"train over several: {', '.join(distributed.PARALLEL_FAMILIES)}"
+                    f"{self.family} trains in one process: "
+                    + distributed.SINGLE_PROCESS_REASONS.get(
+                        self.family, "it has no data-parallel training"
+                    )
+                    + f". These train over several: {', '.join(distributed.PARALLEL_FAMILIES)}"
                 ),
             )
         else:
