@@ -330,7 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--lesson", default=None, metavar="OUT",
-        help="the starter data, all seven families, 1 minute each, into OUT",
+        help="the starter data, all seven families, 9.5 minutes in all (each trains up to a "
+        "minute, less when the families to come need the time; lighter sound matching and "
+        "fewer reconstruction steps, named in the report's notes), into OUT",
     )  # fmt: skip
     p.add_argument("--progress", choices=["lines", "jsonl", "none"], default="lines")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best)")

@@ -24,7 +24,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,27 @@ nothing, and the comparison then runs over its total (the notes say so)."""
 LESSON_TEST_CLIPS = 16
 """Test clips the lesson scores on: scoring time grows with them (evaluate's Griffin-Lim
 baselines), and 16 keep it to seconds a family while 1-NN still separates the families."""
+LESSON_PRESETS: dict[str, str] = {"physical": "quick"}
+"""Presets the lesson trains with: the physical family's ``begin`` matches every training clip
+(random search of each instrument, then a few gradient steps), 134 s of the lesson on a busy
+2-core machine before any budgeted step; ``quick`` tries 4 candidates on 0.4 s of each clip
+instead of 6 on 0.5 s. The sound matching is the same, only coarser."""
+LESSON_SCORING: dict[str, dict[str, Any]] = {
+    "physical": {"fit_steps": 4},
+    "cnn": {"refine_steps": 20},
+    "vae": {"refine_steps": 20},
+    "gan": {"refine_steps": 20},
+}
+"""Settings the lesson scores with, on top of what each trained model saved: fewer gradient
+steps when a model rebuilds a test clip (the reconstruction column). The spectral families refine
+each clip's latent for 200 Adam steps and the physical family its fitted settings for 20, most of
+the lesson's 340 s of scoring; the saved runs keep their own settings. Each row's note says what
+was changed, so a lesson's reconstruction figure is not read as ``timbrelab evaluate``'s."""
+SETTING_WORDS = {
+    "refine_steps": "reconstruction refined {new} steps, not {old}",
+    "fit_steps": "reconstruction fitted {new} steps, not {old}",
+}
+"""How a scoring setting is named in a row's note (others: ``NAME NEW, not OLD``)."""
 
 Event = dict[str, Any]
 
@@ -69,7 +90,12 @@ class CompareSettings:
     scored on ``test`` (None: the held-out split of ``data``), at most ``test_clips`` of them
     (evenly spaced; None: all), written under ``out``. With ``total_minutes`` the whole
     comparison is to end within that many minutes of wall-clock time: each family trains for
-    ``minutes`` or less, what the families still to come leave it (:func:`family_minutes`)."""
+    ``minutes`` or less, what the families still to come leave it (:func:`family_minutes`).
+
+    ``presets`` names a family's preset to train with (``{"physical": "quick"}``);
+    ``scoring`` holds config settings that replace the trained model's own while it is scored
+    (``{"vae": {"refine_steps": 20}}``: :func:`scoring_model`); the saved run keeps its own.
+    Both are for a shorter lesson and each is named in the notes and the row."""
 
     data: Path
     families: tuple[str, ...]
@@ -81,6 +107,8 @@ class CompareSettings:
     device: str | None = None
     test_clips: int | None = None
     total_minutes: float | None = None
+    presets: Mapping[str, str] = field(default_factory=dict)
+    scoring: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from synth_core.models import get_family
@@ -95,6 +123,21 @@ class CompareSettings:
             raise ModelConfigError("give --minutes or --steps: the budget every family shares")
         if self.total_minutes is not None and not self.total_minutes > 0:
             raise ModelConfigError(f"total_minutes must be positive, got {self.total_minutes}")
+        from synth_core.train.learners import family_presets
+
+        for kind, table in (("a preset", self.presets), ("scoring settings", self.scoring)):
+            extra = sorted(set(table) - set(self.families))
+            if extra:
+                raise ModelConfigError(f"{kind} for {', '.join(extra)}, which is not compared")
+        for name, preset in self.presets.items():
+            known = family_presets(get_family(name).model_class)
+            if preset not in known:
+                raise ModelConfigError(
+                    f"family {name!r} has no preset {preset!r}; known: {', '.join(known) or 'none'}"
+                )
+        for name, values in self.scoring.items():
+            # unknown names and values out of range fail here, before any training
+            get_family(name).model_class.config_class.from_dict(dict(values))
 
 
 @dataclass
@@ -120,6 +163,8 @@ class CompareResult:
             "minutes": s.minutes,
             "total_minutes": s.total_minutes,
             "steps": s.steps,
+            "presets": dict(s.presets),
+            "scoring": {name: dict(values) for name, values in s.scoring.items()},
             "rows": self.rows,
             "baseline": self.baseline,
             "real": self.real,
@@ -151,6 +196,24 @@ def family_minutes(
     if settings.minutes is not None:
         share_s = min(share_s, settings.minutes * 60.0)
     return max(share_s, MIN_TRAIN_SECONDS) / 60.0
+
+
+def scoring_model(model: Any, settings: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """``model`` with ``settings`` in place of its config's own (validated), for scoring, and
+    what changed in words (``reconstruction refined 20 steps, not 200``; nothing for a setting
+    already so). The model's ``reconstruct`` reads its config when called, so the next
+    reconstruction follows; the run on disk is not touched."""
+    if not settings:
+        return model, []
+    old = model.config
+    model.config = old.replace(**dict(settings))
+    said = []
+    for name, new in settings.items():
+        before = getattr(old, name)
+        if before != new:
+            words = SETTING_WORDS.get(name, "{name} {new}, not {old}")
+            said.append(words.format(name=name, new=new, old=before))
+    return model, said
 
 
 def _finite(value: Any) -> float | None:
@@ -325,7 +388,8 @@ def compare(
             }
         )
         choice = clip_length_for_family(family, settings.data)
-        learner = build_learner(family, settings={"clip_seconds": choice.seconds})
+        preset = settings.presets.get(family)
+        learner = build_learner(family, preset=preset, settings={"clip_seconds": choice.seconds})
         rate, seconds = int(learner.config.sample_rate), float(learner.config.clip_seconds)
         clips = load_clips(settings.data, sample_rate=rate, seconds=seconds)
         run_dir = out / "runs" / family
@@ -374,7 +438,7 @@ def compare(
 
         emit({"event": "scoring", "family": family})
         scoring = time.monotonic()
-        model = ckpt.read_model(run_dir)
+        model, changed = scoring_model(ckpt.read_model(run_dir), settings.scoring.get(family, {}))
         if settings.test is not None:
             test = load_clips(settings.test, sample_rate=rate, seconds=seconds)
         else:
@@ -406,6 +470,8 @@ def compare(
             "realtime_factor": round(rtf, 2),
             "model_bytes": _bytes_of(run_dir),
             "sounds": _write_strip(sounds, out / "sounds" / family, rate, family),
+            "preset": preset,
+            "scored_with": changed,
         }
         done = time.monotonic()
         overheads.append(done - phase_start - trained.elapsed_s)
@@ -443,6 +509,10 @@ def compare(
                 "sounds": _write_strip(test.audio, out / "sounds" / "real", rate, "real"),
             }
         result.notes.extend(f"{family}: {note}" for note in score_notes)
+        if preset is not None:
+            result.notes.append(f"{family}: trained with the {preset!r} preset")
+        if changed:
+            result.notes.append(f"{family}: scored with {'; '.join(changed)}")
 
     result.wall_seconds = round(time.monotonic() - started, 1)
     if settings.total_minutes is not None and result.wall_seconds > settings.total_minutes * 60:
@@ -473,7 +543,8 @@ def parse_families(text: str) -> tuple[str, ...]:
 def lesson_settings(out: str | Path, *, device: str | None = None) -> CompareSettings:
     """The built-in lesson: the starter data written to ``OUT/data``, all seven families, up to
     :data:`LESSON_MINUTES` each and :data:`LESSON_TOTAL_MINUTES` in all, scored on
-    :data:`LESSON_TEST_CLIPS` clips of the starter test split."""
+    :data:`LESSON_TEST_CLIPS` clips of the starter test split, with the shorter settings of
+    :data:`LESSON_PRESETS` and :data:`LESSON_SCORING` (the notes say which)."""
     from synth_core.builtin import write_starter_data
     from synth_core.models.base import FAMILY_NAMES
 
@@ -486,6 +557,8 @@ def lesson_settings(out: str | Path, *, device: str | None = None) -> CompareSet
         minutes=LESSON_MINUTES,
         total_minutes=LESSON_TOTAL_MINUTES,
         test_clips=LESSON_TEST_CLIPS,
+        presets=dict(LESSON_PRESETS),
+        scoring={name: dict(values) for name, values in LESSON_SCORING.items()},
         out=out,
         device=device,
     )

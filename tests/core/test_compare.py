@@ -28,6 +28,7 @@ from synth_core.compare import (
     lesson_settings,
     parse_families,
     read_compare,
+    scoring_model,
 )
 from synth_core.errors import DatasetError, ModelConfigError
 from synth_core.report_html import png_bytes, spectrogram_rgb, write_report
@@ -88,6 +89,52 @@ def test_the_lesson_is_the_starter_data_all_seven_families_within_ten_minutes(
     assert lesson.test_clips == 16  # scoring all 70 test clips would cost minutes a family
     assert len(list(lesson.data.glob("*.wav"))) > 200
     assert lesson.test is not None and len(list(lesson.test.glob("*.wav"))) > 50
+    # the lighter lesson settings (docs/experiments/lesson-timing.md, run 3)
+    assert lesson.presets == {"physical": "quick"}
+    assert lesson.scoring["physical"] == {"fit_steps": 4}
+    for family in ("cnn", "vae", "gan"):
+        assert lesson.scoring[family] == {"refine_steps": 20}
+
+
+def test_presets_and_scoring_settings_are_checked_before_any_training(tmp_path: Path) -> None:
+    def settings(**kw: object) -> CompareSettings:
+        return CompareSettings(data=tmp_path, families=("gmm", "vae"), out=tmp_path, steps=1, **kw)
+
+    with pytest.raises(ModelConfigError, match="no preset 'tiny'"):
+        settings(presets={"gmm": "tiny"})
+    with pytest.raises(ModelConfigError, match="hmm, which is not compared"):
+        settings(scoring={"hmm": {"states": 3}})
+    with pytest.raises(ModelConfigError, match="unknown setting"):
+        settings(scoring={"gmm": {"refine_steps": 20}})  # a gmm does not refine
+    with pytest.raises(ModelConfigError, match="refine_steps"):
+        settings(scoring={"vae": {"refine_steps": -1}})
+    ok = settings(presets={"gmm": "quick"}, scoring={"vae": {"refine_steps": 20}})
+    assert ok.presets["gmm"] == "quick"
+
+
+def test_scoring_settings_change_the_reconstruction_and_say_so() -> None:
+    import dataclasses
+
+    import torch
+
+    from synth_core.builtin import builtin_clips
+    from synth_core.models.spectral.config import SPECTRAL_TINY
+    from synth_core.train.learners import build_learner
+
+    model = build_learner("vae", settings=SPECTRAL_TINY | {"clip_seconds": 0.25})
+    clips = builtin_clips("test", sample_rate=model.sample_rate)
+    clips = dataclasses.replace(clips, audio=clips.audio[:, : model.config.clip_samples])
+    audio = clips.audio[:2]
+    model.begin(clips)
+    refined = model.reconstruct(audio)  # SPECTRAL_TINY: 3 steps
+    same, said = scoring_model(model, {"refine_steps": 3})
+    assert same is model and said == []  # a setting already so is not named
+    model, said = scoring_model(model, {"refine_steps": 0})
+    assert model.config.refine_steps == 0
+    assert said == ["reconstruction refined 0 steps, not 3"]
+    assert not torch.allclose(model.reconstruct(audio), refined)
+    with pytest.raises(ModelConfigError):
+        scoring_model(model, {"refine_steps": 5000})
 
 
 def test_a_total_budget_shares_the_time_left_among_the_families_to_come(tmp_path: Path) -> None:
@@ -154,6 +201,34 @@ def test_compare_scores_a_family_as_evaluate_does_and_says_where_the_time_went(
     assert baseline["reconstruction"]["sc_db"] == pytest.approx(
         report.reconstruction[EIGEN_ROW]["sc_db"], rel=1e-6
     )
+
+
+def test_a_preset_trains_the_run_and_scoring_settings_leave_it_as_saved(tmp_path: Path) -> None:
+    from synth_core import checkpoint
+    from tests.support.compare_data import write_compare_data
+
+    data, test_folder = write_compare_data(tmp_path / "data")
+    out = tmp_path / "out"
+    settings = CompareSettings(
+        data=data,
+        test=test_folder,
+        families=("gmm",),
+        steps=2,
+        out=out,
+        presets={"gmm": "quick"},
+        scoring={"gmm": {"covariance_floor": 0.5}},
+    )
+    (row,) = compare(settings).rows
+    model = checkpoint.read_model(out / row["run"])
+    assert model.config.components == 4  # the quick preset's, not the default 6
+    assert model.config.covariance_floor == 0.01  # scored with 0.5, saved as trained
+    assert row["preset"] == "quick"
+    assert row["scored_with"] == ["covariance_floor 0.5, not 0.01"]
+    written = read_compare(out)
+    assert written["presets"] == {"gmm": "quick"}
+    assert written["scoring"] == {"gmm": {"covariance_floor": 0.5}}
+    assert "gmm: trained with the 'quick' preset" in written["notes"]
+    assert "gmm: scored with covariance_floor 0.5, not 0.01" in written["notes"]
 
 
 def test_reading_a_folder_without_a_comparison_says_what_to_run(tmp_path: Path) -> None:
