@@ -121,6 +121,36 @@ def build_starter(
     return target
 
 
+def refit_novelty(target: Path, clips: ClipSet | None = None) -> float | None:
+    """Measure the novelty scale of the starter in ``target`` again (``fit_novelty``) on the
+    clips it trained on, less its held-out files, and store it in its weights file; every
+    other stored tensor is kept as it is. None for a family without one.
+
+    A starter saved before new sounds existed then draws them too, without retraining.
+    """
+    from safetensors.torch import load_file, save_file
+
+    from synth_core.builtin import builtin_clips
+    from synth_core.models.spectral import SpectralAutoencoder
+    from synth_core.train import subset
+
+    model = ckpt.read_model(target)
+    if not isinstance(model, SpectralAutoencoder):
+        return None
+    clips = builtin_clips("train") if clips is None else clips
+    held = set(ckpt.read_record(target).dataset.get("held_out_files", []))
+    keep = [i for i, path in enumerate(clips.paths) if Path(path).name not in held]
+    model.eval()
+    model.fit_novelty(subset(clips, keep))
+    path = target / ckpt.WEIGHTS_FILE
+    state = load_file(str(path))
+    state["novelty_scale"] = model.novelty_scale.detach().cpu().clone()
+    scratch = path.with_suffix(".tmp")
+    save_file(state, str(scratch))
+    scratch.replace(path)
+    return float(model.novelty_scale)
+
+
 # Tensors this large are fixed bases (the spectral families' eigen-sound PCA basis is 2.8 M
 # values), not trained weights: half precision keeps them within 1e-3 relative error and halves
 # what the app ships. Loading copies them into the model's float32 buffers.

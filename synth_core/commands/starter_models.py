@@ -21,6 +21,7 @@ from synth_core.starter import (
     STARTERS,
     build_starter,
     folder_size,
+    refit_novelty,
 )
 
 
@@ -31,6 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=RESOURCES_MODELS)
     parser.add_argument("--only", nargs="*", default=None, help="names of starters to rebuild")
+    parser.add_argument(
+        "--novelty-only",
+        action="store_true",
+        help="do not retrain: measure the novelty scale of the starters in --out again "
+        "(vae, cnn, gan), so starters saved before it draw new sounds too",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     wanted = [s for s in STARTERS if args.only is None or s.name in args.only]
@@ -38,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = ", ".join(s.name for s in STARTERS)
         sys.stderr.write(f"no starter model by that name; known: {names}\n")
         return 2
+    if args.novelty_only:
+        for spec in wanted:
+            scale = refit_novelty(args.out / spec.name)
+            if scale is not None:
+                sys.stdout.write(f"{spec.name}: novelty scale {scale:.3g}\n")
+        return 0
     started = time.perf_counter()
     for spec in wanted:
         began = time.perf_counter()

@@ -79,6 +79,37 @@ def test_starter_models_rebuild_to_the_same_weights(tmp_path):
     assert open_model(first).family == spec.family
 
 
+@pytest.mark.slow
+def test_a_starter_saved_before_novelty_gets_it_without_retraining(tmp_path):
+    """``refit_novelty`` (``starter_models --novelty-only``) measures the novelty scale of a
+    starter that lacks it and stores it, keeping every other tensor as it was."""
+    from safetensors.torch import load_file, save_file
+
+    from synth_core.builtin import builtin_clips
+    from synth_core.dataset import ClipSet
+    from synth_core.starter import refit_novelty
+
+    spec = next(s for s in STARTERS if s.family == "vae")
+    every = builtin_clips("train")
+    few = ClipSet(
+        audio=every.audio[::11], pitch=every.pitch[::11], paths=every.paths[::11], sample_rate=44100
+    )
+    target = build_starter(spec, tmp_path, steps=1, clips=few)
+    weights = target / "weights.safetensors"
+    old = {k: v for k, v in load_file(str(weights)).items() if k != "novelty_scale"}
+    save_file(old, str(weights))
+    assert not open_model(target).draws_new_sounds
+
+    scale = refit_novelty(target, few)
+    assert scale is not None and scale > 0
+    again = load_file(str(weights))
+    assert set(again) == set(old) | {"novelty_scale"}
+    # byte for byte (train_pitches holds NaN, which torch.equal never calls equal)
+    assert all(again[k].numpy().tobytes() == old[k].numpy().tobytes() for k in old)
+    model = open_model(target)
+    assert model.draws_new_sounds and float(model.novelty_scale) == pytest.approx(scale)
+
+
 def test_the_shipped_starter_models_load_play_and_fit_in_25_mb():
     from synth_core.runs import RESOURCES_MODELS
 

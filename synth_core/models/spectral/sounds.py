@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 NOVELTY_DRAWS = 32
 """New sounds drawn at each scale :meth:`SpectralSounds.fit_novelty` tries."""
-NOVELTY_FIRST_SCALE = 1 / 16
-NOVELTY_TRIES = 8  # scales 1/16 … 8
+NOVELTY_FIRST_SCALE = 1 / 64
+NOVELTY_TRIES = 10  # scales 1/64 … 8
 NOVELTY_SEED = 20261202
 
 
