@@ -253,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="audio file to continue (rnn): the output starts with it, resynthesised",
     )
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument(
+        "--variations",
+        action="store_true",
+        help="vae, cnn, gan: variations of the training sounds each seed starts from "
+        "(novelty 0), not new sounds",
+    )
     p.add_argument("--format", choices=["wav", "flac", "ogg"], default="wav")
     p.add_argument("--sample-rate", type=sample_rate, default=None, help="Hz (8000–192000)")
     p.add_argument("--overwrite", action="store_true", help="replace files already in --out")

@@ -11,6 +11,7 @@ import torch
 
 from synth_core import runs
 from synth_core.errors import ModelConfigError
+from synth_core.latent import NOVELTY
 
 
 def cli_generate(args: argparse.Namespace) -> int:
@@ -32,6 +33,13 @@ def cli_generate(args: argparse.Namespace) -> int:
             )
         model.set_primer(args.primer)  # before the values: the primer sets their range
     values = runs.parse_control_values(args.set, model)
+    if args.variations:
+        if NOVELTY.name not in {control.name for control in model.controls()}:
+            raise ModelConfigError(
+                f"{args.run}: --variations needs a model that draws new sounds (vae, cnn or gan "
+                f"trained with this version); this {model.family} model has no novelty control"
+            )
+        values[NOVELTY.name] = 0.0
     if args.pitch is not None and not model.accepts_pitch:
         raise ModelConfigError(
             f"{args.run}: this model was trained without pitch labels; --pitch cannot be used"

@@ -134,3 +134,26 @@ def test_a_model_saved_before_novelty_plays_variations_as_it_did() -> None:
     assert "novelty" not in [control.name for control in loaded.controls()]
     before = model.generate({"novelty": 0.0}, n=2, seed=1)
     assert torch.equal(loaded.generate(None, n=2, seed=1), before)
+
+
+def test_generate_variations_is_novelty_zero_and_refused_where_there_is_none(tmp_path) -> None:
+    """``timbrelab generate --variations`` writes what ``--set novelty=0`` writes; a model
+    without a novelty control refuses it as a usage error (exit 2) before writing anything."""
+    import soundfile
+
+    from synth_core import cli
+
+    for name, extra in (("flag", ["--variations"]), ("set", ["--set", "novelty=0"])):
+        argv = ["generate", "builtin-vae", "--n", "1", "--seed", "3", "--out", str(tmp_path / name)]
+        assert cli.main(argv + extra) == 0
+    flag, _ = soundfile.read(tmp_path / "flag" / "0000.wav")
+    same, _ = soundfile.read(tmp_path / "set" / "0000.wav")
+    assert (flag == same).all()
+    argv = ["generate", "builtin-vae", "--n", "1", "--seed", "3", "--out", str(tmp_path / "new")]
+    assert cli.main(argv) == 0
+    new, _ = soundfile.read(tmp_path / "new" / "0000.wav")
+    assert not (new == flag).all()
+
+    out = tmp_path / "physical"
+    assert cli.main(["generate", "physical:string", "--variations", "--out", str(out)]) == 2
+    assert not out.exists()
