@@ -87,17 +87,24 @@ def _clips(count: int) -> ClipSet:
     )
 
 
-def test_a_fitted_model_draws_new_sounds_further_from_the_training_sounds_than_variations() -> None:
-    clips = _clips(24)
+def _fitted(clips: ClipSet, pca_components: int, render_iterations: int) -> VAEModel:
+    """An untrained tiny vae whose ``end`` has fitted latents, axes and novelty to ``clips``."""
     config = VAEConfig(
         sample_rate=RATE, clip_seconds=SECONDS, channels=8, latent_channels=2, n_controls=2,
-        pca_components=8, refine_steps=0, render_iterations=4, texture_bands=0,
+        pca_components=pca_components, refine_steps=0, render_iterations=render_iterations,
+        texture_bands=0,
     )  # fmt: skip
     torch.manual_seed(0)
     model = VAEModel.from_config(config)
     model.begin(clips)
     model.eval()
     model.end(clips)
+    return model
+
+
+def test_a_fitted_model_draws_new_sounds_further_from_the_training_sounds_than_variations() -> None:
+    clips = _clips(24)
+    model = _fitted(clips, pca_components=8, render_iterations=4)
     assert model.draws_new_sounds and float(model.novelty_scale) > 0
     assert "novelty" in [control.name for control in model.controls()]
 
@@ -119,14 +126,8 @@ def test_a_fitted_model_draws_new_sounds_further_from_the_training_sounds_than_v
 
 def test_a_model_saved_before_novelty_plays_variations_as_it_did() -> None:
     clips = _clips(12)
-    config = VAEConfig(
-        sample_rate=RATE, clip_seconds=SECONDS, channels=8, latent_channels=2, n_controls=2,
-        pca_components=4, refine_steps=0, render_iterations=2, texture_bands=0,
-    )  # fmt: skip
-    model = VAEModel.from_config(config)
-    model.begin(clips)
-    model.eval()
-    model.end(clips)
+    model = _fitted(clips, pca_components=4, render_iterations=2)
+    config = model.config
     old = {k: v for k, v in model.state().items() if k != "novelty_scale"}
     loaded = VAEModel.from_config(config)
     loaded.load_state(old)
