@@ -127,7 +127,9 @@ def test_the_report_plays_every_sound_in_a_real_browser_and_its_table_matches(
         cells = shown[row["family"]]
         for key, fmt in formats.items():
             assert cells[key].strip() == fmt.format(row[key]), (row["family"], key, cells[key])
-    assert shown["baseline"]["one_nn"].strip() == formats["one_nn"].format(data["baseline"]["one_nn"])
+    assert shown["baseline"]["one_nn"].strip() == formats["one_nn"].format(
+        data["baseline"]["one_nn"]
+    )
 
 
 def test_compare_refuses_an_unknown_family_before_training(tmp_path: Path) -> None:
