@@ -208,7 +208,12 @@ def novelty_offset(
         return torch.zeros(n, latents.shape[1], device=latents.device)
     coords = axes.to_coords(latents)
     k = coords.shape[1]
-    reach = nearest_distances(coords)[anchors.to(coords.device)]
+    # only the anchors' rows of the distance matrix: this runs on every slider move, and the
+    # whole N × N matrix would grow with the square of the training set
+    anchors = anchors.to(coords.device)
+    distances = torch.cdist(coords[anchors], coords)
+    distances[torch.arange(n, device=coords.device), anchors] = float("inf")
+    reach = distances.min(-1).values
     noise = torch.randn(n, k, generator=generator).to(coords.device)
     noise = noise * (float(amount) * reach / math.sqrt(k))[:, None]
     return (noise * axes.scales) @ axes.components
