@@ -42,6 +42,7 @@ the descriptor each changes most, and "Grain" (texture). Pitch-conditioned when 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -186,11 +187,25 @@ class GANModel(SpectralAutoencoder):
         self.register_buffer("latent_scale", torch.ones(dim))
         self._near: Tensor | None = None
         self._last_latents: Tensor | None = None
-        ae = [p for name, p in self.named_parameters() if name.startswith(("encoder", "decoder"))]
-        self.optimizer = torch.optim.Adam(ae, lr=config.learning_rate)
-        lr = float(config.gan_learning_rate)
-        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.9))
-        self.d_optimizer = torch.optim.Adam(self.critic.parameters(), lr=lr, betas=(0.5, 0.9))
+        self._autoencoder = [
+            p for name, p in self.named_parameters() if name.startswith(("encoder", "decoder"))
+        ]
+
+    # the optimisers are made on first use (see SpectralAutoencoder.optimizer): playing never
+    # steps them
+    @functools.cached_property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self._autoencoder, lr=self.config.learning_rate)
+
+    @functools.cached_property
+    def g_optimizer(self) -> torch.optim.Optimizer:
+        lr = float(self.config.gan_learning_rate)
+        return torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.9))
+
+    @functools.cached_property
+    def d_optimizer(self) -> torch.optim.Optimizer:
+        lr = float(self.config.gan_learning_rate)
+        return torch.optim.Adam(self.critic.parameters(), lr=lr, betas=(0.5, 0.9))
 
     # the latent table ------------------------------------------------------------------------
 

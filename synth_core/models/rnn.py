@@ -28,6 +28,7 @@ a primer, it is the primer's length plus one clip (``clip_seconds``) of continua
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -157,8 +158,13 @@ class RNNModel(FrameFamily, nn.Module):
         # Gaussian cannot choose between a bell's and a drum's attack on its own; after a real
         # first step the GRU knows which kind of sound it is continuing.
         self.register_buffer("openings", torch.zeros(0, self.step_dim))
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=float(config.learning_rate))
+        self._trained = list(self.parameters())
         self.primer: Tensor | None = None
+
+    @functools.cached_property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Made on first use (see :attr:`SpectralAutoencoder.optimizer`)."""
+        return torch.optim.Adam(self._trained, lr=float(self.config.learning_rate))
 
     # features ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ What it plays, how it learns and its texture are mixed in from
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -105,7 +106,13 @@ class SpectralAutoencoder(
         nn.init.zeros_(self.decoder[-1].weight)
         nn.init.zeros_(self.decoder[-1].bias)
         self.axes = latent.LatentAxes.identity(config.latent_dim)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=config.learning_rate)
+        self._trained = list(self.parameters())
+
+    @functools.cached_property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Made on first use: a model opened to play, export or evaluate never steps, and a
+        torch optimiser's first construction imports ``torch._dynamo`` (3.4 s)."""
+        return torch.optim.Adam(self._trained, lr=self.config.learning_rate)
 
     @classmethod
     def from_config(cls, config: SpectralConfig) -> SpectralAutoencoder:
