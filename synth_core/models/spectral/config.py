@@ -38,6 +38,8 @@ class SpectralConfig(ModelConfig):
     log_floor : magnitude added before the log (sets how far down in level the model cares).
     pca_components : size of the linear "eigen-sound" part of the latent (see the package docs).
     convergence_weight : weight of the linear-magnitude spectral convergence loss term.
+    mel_weight : weight of the log-mel loss term (64 mel bands of power, as the two-sample
+    test's features see a sound).
     refine_steps : gradient steps ``reconstruct`` takes on each input's latent after the encoder
     (0: the encoder's latent as it is). refine_rate : Adam step size of those steps.
     reconstruct_iterations : fast Griffin-Lim iterations when rendering a reconstruction (not
@@ -51,6 +53,7 @@ class SpectralConfig(ModelConfig):
     latent_channels: int = 16
     pca_components: int = 32
     convergence_weight: float = 0.0
+    mel_weight: float = 0.0
     channels: int = 128
     batch_size: int = 8
     learning_rate: float = 5e-4
@@ -87,6 +90,8 @@ class SpectralConfig(ModelConfig):
             raise ModelConfigError(f"log_floor {self.log_floor} must be in (0, 1)")
         if not 0 <= self.convergence_weight <= 10:
             raise ModelConfigError(f"convergence_weight {self.convergence_weight} is outside 0–10")
+        if not 0 <= self.mel_weight <= 10:
+            raise ModelConfigError(f"mel_weight {self.mel_weight} is outside 0–10")
         if not 0 <= self.refine_steps <= 2000:
             raise ModelConfigError(f"refine_steps {self.refine_steps} is outside 0–2000")
         if not 0 < self.refine_rate <= 1:

@@ -10,6 +10,7 @@ free bits. Measured: docs/experiments/spectral-training-choices.md.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from synth_core import dsp
 from synth_core.models.base import Batch
 
 if TYPE_CHECKING:
@@ -43,7 +45,11 @@ class SpectralLearning:
         else:
             z = mean
         out = self.decode(z, batch.pitch)
-        terms = spectral_loss(out, spec, self.magnitude_of(out), self.magnitude_of(spec))
+        out_mag, spec_mag = self.magnitude_of(out), self.magnitude_of(spec)
+        terms = spectral_loss(out, spec, out_mag, spec_mag)
+        if self.config.mel_weight > 0:
+            bank = mel_bank(self.sample_rate, self.config.n_fft, spec.device)
+            terms["mel"] = mel_loss(out_mag, spec_mag, bank)
         if logvar is not None:
             k = self.config.pca_components
             terms["kl"] = kl_divergence(mean[:, k:], logvar[:, k:], free_bits=self.kl_free_bits())
@@ -54,7 +60,10 @@ class SpectralLearning:
 
     def total(self, terms: Mapping[str, Tensor]) -> Tensor:
         weight = float(self.config.convergence_weight)
-        return terms["spectral"] + terms["delta"] + weight * terms["convergence"]
+        total = terms["spectral"] + terms["delta"] + weight * terms["convergence"]
+        if "mel" in terms:
+            total = total + float(self.config.mel_weight) * terms["mel"]
+        return total
 
     def step(self, batch: Batch) -> dict[str, float]:
         self.train()
@@ -95,6 +104,28 @@ def spectral_loss(
         / target_mag.flatten(1).norm(dim=-1).clamp_min(1e-6)
     ).mean()
     return {"spectral": spectral / 3, "delta": delta, "convergence": convergence}
+
+
+@functools.lru_cache(maxsize=8)
+def mel_bank(sample_rate: int, n_fft: int, device: torch.device) -> Tensor:
+    """The 64-band mel filters of :func:`synth_core.metrics.clip_features`, on ``device``."""
+    from synth_core import metrics  # scipy.linalg, which playing a model does not need
+
+    return dsp.mel_filterbank(sample_rate, n_fft, metrics.N_MELS).to(device)
+
+
+def mel_loss(out_mag: Tensor, target_mag: Tensor, bank: Tensor) -> Tensor:
+    """L1 between log mel power spectrograms (``[n, bins, frames]`` magnitudes in).
+
+    Within a band the loud partials dominate the power, so this term weighs what a listener
+    hears in each band rather than the pattern of the quiet bins between partials, where a
+    per-bin log loss spends most of its weight (on real soundfont notes 88% of the bins lie
+    more than 80 dB below the clip's peak).
+    """
+    floor = 1e-10  # the power floor of the two-sample test's log-mel features
+    out = torch.log(torch.einsum("mf,nft->nmt", bank, out_mag.pow(2)) + floor)
+    target = torch.log(torch.einsum("mf,nft->nmt", bank, target_mag.pow(2)) + floor)
+    return (out - target).abs().mean()
 
 
 def kl_divergence(mean: Tensor, logvar: Tensor, *, free_bits: float) -> Tensor:
