@@ -52,7 +52,7 @@ class SpectralConfig(ModelConfig):
     hop: int = 256
     latent_channels: int = 16
     pca_components: int = 32
-    convergence_weight: float = 0.0
+    convergence_weight: float = 1.0
     mel_weight: float = 0.0
     channels: int = 128
     batch_size: int = 8

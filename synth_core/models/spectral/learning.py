@@ -3,7 +3,7 @@
 The loss is a multi-resolution spectral loss over time-frequency scales: L1 plus squared error of
 the standardised log magnitude at full resolution, L1 at 2× and 4× pooled resolution; L1 of its
 frame-to-frame change, which keeps attacks and grain from being averaged away (DESIGN.md: blur is
-what gives a spectral model away); and, weighted by ``convergence_weight`` (default 0), spectral
+what gives a spectral model away); and, weighted by ``convergence_weight`` (default 1), spectral
 convergence of the linear magnitude, which weights the loud partials. The VAE adds a KL term with
 free bits. Measured: docs/experiments/spectral-training-choices.md.
 """
