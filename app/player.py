@@ -34,9 +34,10 @@ BLOCK_FRAMES = MIX_BLOCK_FRAMES  # small blocks: a played note waits at most one
 RING_FRAMES = 8192
 LEVEL_FLOOR_DB = -60.0
 #: Output latency asked of PortAudio, s: "low" with 256-frame blocks underruns on a busy machine
-#: (PulseAudio through ALSA; 0.03 s still did now and then), 0.05 s does not. The old 1024-frame
-#: "low" stream buffered about as much, in blocks four times coarser.
-OUTPUT_LATENCY_S = 0.05
+#: (PulseAudio through ALSA). 0.05 s underran in the playback test on this 2-core machine even
+#: when idle (3 runs of 3, session 10); 0.1 s did not (2 of 2, then all of tests/app). A played
+#: MIDI note waits about this long more than the block.
+OUTPUT_LATENCY_S = 0.1
 #: The stream stays open this long after the last note-on, so the next note does not wait for
 #: the device to start again.
 VOICE_HOLD_S = 30.0
