@@ -5,6 +5,7 @@ that cannot hold a recording's noise pattern reconstructs (the fair reference fo
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
@@ -213,3 +214,20 @@ def test_scoring_the_training_clips_themselves_says_memorisation_cannot_be_measu
     assert report.generation["model"]["one_nn_sd"] >= 0.0
     assert "DATA clips are themselves training clips" in format_report(report)
     assert report.to_dict()["generation"]["model"]["memorisation"] is None  # null in --json
+
+
+def test_repeated_scoring_is_the_mean_and_spread_of_the_single_seed_reports():
+    """Seed S with two repeats scores seeds S and S + 1000, each as it would be scored alone."""
+    model = PlaybackModel(plucks(23, seed=4))  # 1000 % 23 ≠ 0: the two seeds play other clips
+    data, train = clip_set(HELD_OUT[:8]), clip_set(TRAIN)
+    repeated = evaluate(model, data, train, n=8, seed=0, repeats=2)
+    alone = [evaluate(model, data, train, n=8, seed=seed).generation for seed in (0, 1000)]
+    assert repeated.repeats == 2 and set(repeated.generation) == set(alone[0])
+    assert alone[0]["model"]["one_nn"] != alone[1]["model"]["one_nn"] or (
+        alone[0]["model"]["frechet"] != alone[1]["model"]["frechet"]
+    ), "the two seeds must score different draws, or the mean below checks nothing"
+    for name, row in repeated.generation.items():
+        for key in ("frechet", "one_nn", "memorisation"):
+            scores = [single[name][key] for single in alone]
+            assert row[key] == pytest.approx(statistics.fmean(scores)), (name, key)
+            assert row[f"{key}_sd"] == pytest.approx(statistics.stdev(scores)), (name, key)
