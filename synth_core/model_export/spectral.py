@@ -26,6 +26,7 @@ from torch import Tensor
 from synth_core import dsp
 from synth_core.model_export.nn_tilde import NNTildeModule, frames_to_rows, rows_to_audio
 from synth_core.models.base import resolve_values
+from synth_core.models.spectral.harmonic import from_harmonic, stretch_ratio
 
 if TYPE_CHECKING:
     from synth_core.models.spectral import SpectralAutoencoder
@@ -55,7 +56,8 @@ class SpectralExport(NNTildeModule):
 
     decode : ``[batch, D (+1), frames]`` → ``[batch, 1, frames · clip_samples]``; channel D, on
         pitch-conditioned models, is the MIDI pitch (below 0: unknown).
-    encode : ``[batch, 1, frames · clip_samples]`` → ``[batch, D (+1), frames]`` (pitch −1).
+    encode : ``[batch, 1, frames · clip_samples]`` → ``[batch, D (+1), frames]`` (pitch −1; a
+        model on the harmonic axis reads the clip as if it sounded at its reference pitch).
     forward : audio → audio, ``decode(encode(x))``.
     """
 
@@ -87,6 +89,9 @@ class SpectralExport(NNTildeModule):
         self.log_floor = float(cfg.log_floor)
         self.pitched = bool(model.pitched)
         self.variational = bool(model.variational)
+        # on the harmonic axis the decoded spectrum is stretched back by the pitch asked for
+        self.harmonic = bool(model.harmonic)
+        self.harmonic_reference = float(model.harmonic_reference) if self.harmonic else 0.0
         window = torch.hann_window(self.n_fft)
         self.register_buffer("window", window)
         squared = window.square().expand(self.n_frames, self.n_fft)[None]
@@ -242,9 +247,12 @@ class SpectralExport(NNTildeModule):
         phase.sub_(math.pi * torch.arange(bins, dtype=mag.dtype))
         return torch.remainder(phase, 2 * math.pi)
 
-    def render(self, standardised: Tensor) -> Tensor:
-        """Standardised log magnitude ``[n, bins, frames]`` → peak-limited audio ``[n, clip]``."""
+    def render(self, standardised: Tensor, pitch: Tensor) -> Tensor:
+        """Standardised log magnitude ``[n, bins, frames]`` → peak-limited audio ``[n, clip]``
+        (at MIDI ``pitch`` ``[n]`` for a model on the harmonic axis)."""
         log_mag = standardised * self.bin_std[:, None] + self.bin_mean[:, None]
+        if self.harmonic:
+            log_mag = from_harmonic(log_mag, stretch_ratio(pitch, self.harmonic_reference))
         mag = (torch.exp(log_mag) - self.log_floor).clamp_min(0.0).transpose(-1, -2).contiguous()
         phase = self._phase(mag)
         # fast Griffin-Lim on real and imaginary parts, step for step as synth_core.render
@@ -268,7 +276,7 @@ class SpectralExport(NNTildeModule):
     @torch.jit.export
     def decode(self, x: Tensor) -> Tensor:
         z, pitch = self._split(frames_to_rows(x))
-        return rows_to_audio(self.render(self.decode_spectrum(z, pitch)), x.shape[0])
+        return rows_to_audio(self.render(self.decode_spectrum(z, pitch), pitch), x.shape[0])
 
     @torch.jit.export
     def encode(self, x: Tensor) -> Tensor:

@@ -380,7 +380,7 @@ class GANModel(SpectralAutoencoder):
         parts: dict[str, list[Tensor]] = {}
         for i in range(0, AXIS_DRAWS, 32):  # rendered and described 32 at a time (memory)
             pitch = None if pitches is None else pitches[i : i + 32]
-            audio = safe_audio(self.render(self.decode(draws[i : i + 32], pitch))).cpu()
+            audio = safe_audio(self.render(self.decode(draws[i : i + 32], pitch), pitch)).cpu()
             known = torch.full((audio.shape[0],), float("nan")) if pitch is None else pitch.cpu()
             for name, value in dsp.descriptors(audio, self.sample_rate, known).items():
                 parts.setdefault(name, []).append(value.cpu())

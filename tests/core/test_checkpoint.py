@@ -31,7 +31,8 @@ def test_saved_model_loads_with_identical_weights_and_config(tmp_path: Path):
     loaded = checkpoint.read_model(tmp_path / "run")
     assert loaded.config == model.config
     for name, tensor in model.state().items():
-        assert torch.equal(loaded.state()[name], tensor), name
+        # NaN marks "not set" in some buffers (the harmonic axis of an unpitched model)
+        torch.testing.assert_close(loaded.state()[name], tensor, rtol=0, atol=0, equal_nan=True)
     record = checkpoint.read_record(tmp_path / "run")
     assert (record.family, record.step, record.metrics) == ("cnn", 7, {"loss": 0.5})
     assert record.format_version == checkpoint.FORMAT_VERSION

@@ -67,7 +67,7 @@ def _spectral_convergence(model, spec, z, pitch) -> float:
 
 def test_refining_the_latent_brings_a_new_sound_closer_than_the_encoder_alone(trained):
     unseen = _clips(4, offset=4.4, seed=1)  # between the training pitches, other noise
-    spec = trained.analyse(trained._fit_length(unseen.audio))
+    spec = trained.analyse(trained._fit_length(unseen.audio), unseen.pitch)
     with torch.no_grad():
         encoder_only = trained.refine(spec, unseen.pitch, steps=0)
         refined = trained.refine(spec, unseen.pitch, steps=60)
@@ -78,7 +78,7 @@ def test_refining_the_latent_brings_a_new_sound_closer_than_the_encoder_alone(tr
     audio = _with(trained, refine_steps=60, reconstruct_iterations=8).reconstruct(
         unseen.audio, pitch=unseen.pitch
     )
-    rendered = trained.render(trained.decode(refined, unseen.pitch), iterations=8)
+    rendered = trained.render(trained.decode(refined, unseen.pitch), unseen.pitch, iterations=8)
     assert torch.allclose(audio, safe_audio(rendered), atol=1e-5)
 
 

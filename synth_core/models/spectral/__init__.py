@@ -3,7 +3,12 @@
 Representation: the log-magnitude STFT (Hann, 1024/256 at 44.1 kHz), each frequency bin
 standardised by its training-set mean and deviation. Frequency bins are the channels of 1-D
 convolutions over time, which keeps the network small and fast on a CPU (a decode is some tens
-of millions of multiply-adds), while every layer still sees the whole spectrum.
+of millions of multiply-adds), while every layer still sees the whole spectrum. With
+pitch-labelled data (and ``harmonic_axis``, the default) the frequency axis is the harmonic one
+of :mod:`~synth_core.models.spectral.harmonic`: each clip stretched so that its partials sit on
+the same bins as every other note's, and stretched back at the pitch asked for when rendered, so
+the linear part, the network and the loss learn timbre rather than each pitch's comb, and a
+note between or beyond the training pitches comes out with sharp partials.
 
 Latent: ``pca_components`` coefficients of a linear part — the PCA of the training spectrograms,
 the "eigen-sounds" baseline, fitted in ``begin`` — then a sequence, ``latent_channels`` values per

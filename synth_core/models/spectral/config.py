@@ -46,6 +46,8 @@ class SpectralConfig(ModelConfig):
     on the slider path, so it can afford more than ``render_iterations``).
     texture_bands : mel bands of the texture that new sounds get back (see
     :meth:`SpectralAutoencoder.fit_texture`; 0: none).
+    harmonic_axis : with pitch-labelled data, model spectra on the harmonic frequency axis
+    (:mod:`~synth_core.models.spectral.harmonic`), so that partials line up across pitches.
     """
 
     n_fft: int = 1024
@@ -65,6 +67,7 @@ class SpectralConfig(ModelConfig):
     refine_rate: float = 0.05
     reconstruct_iterations: int = 32
     texture_bands: int = 32
+    harmonic_axis: bool = True
 
     def validate(self) -> None:
         super().validate()

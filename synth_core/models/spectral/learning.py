@@ -37,7 +37,7 @@ class SpectralLearning:
     steps_done: Tensor
 
     def losses(self, batch: Batch) -> dict[str, Tensor]:
-        spec = self.analyse(batch.audio)
+        spec = self.analyse(batch.audio, batch.pitch)
         cond = self._conditioning(batch.pitch, spec.shape[0])
         mean, logvar = self.encode_spectrum(spec, cond)
         if logvar is not None and self.training:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +20,7 @@ from torch import Tensor, nn
 from synth_core import dsp, latent, render
 from synth_core.models.base import TrainableModel, safe_audio
 from synth_core.models.spectral.config import SpectralConfig
+from synth_core.models.spectral.harmonic import from_harmonic, stretch_ratio, to_harmonic
 from synth_core.models.spectral.learning import SpectralLearning
 from synth_core.models.spectral.sounds import SpectralSounds
 from synth_core.models.spectral.texture import SpectralTexture
@@ -98,6 +100,9 @@ class SpectralAutoencoder(
         # measured, so only variations of training sounds are drawn)
         self.register_buffer("novelty_scale", torch.zeros(()))
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+        # the MIDI pitch that the harmonic axis leaves unstretched (NaN: spectra on the linear
+        # axis, as for unlabelled data and for models saved before the axis existed)
+        self.register_buffer("harmonic_reference", torch.full((), float("nan")))
         k, size = config.pca_components, bins * config.n_frames
         self.register_buffer("pca_mean", torch.zeros(size))
         self.register_buffer("pca_basis", torch.zeros(k, size))
@@ -120,22 +125,52 @@ class SpectralAutoencoder(
 
     # representation ----------------------------------------------------------------------------
 
-    def analyse(self, audio: Tensor) -> Tensor:
-        """Audio ``[n, samples]`` → standardised log magnitude ``[n, bins, frames]``."""
+    @property
+    def harmonic(self) -> bool:
+        """True when this model's spectra live on the harmonic axis (see :meth:`analyse`)."""
+        return bool(torch.isfinite(self.harmonic_reference))
+
+    def _stretch(self, pitch: Tensor | None, n: int) -> Tensor:
+        """``[n]`` ratios ``f0 / f_reference`` for the harmonic axis (1 where pitch is unknown)."""
+        if pitch is None:
+            return torch.ones(n, device=self.bin_mean.device)
+        pitch = pitch.to(self.bin_mean.device).float().reshape(n)
+        return stretch_ratio(pitch, float(self.harmonic_reference))
+
+    def _log_magnitude(self, audio: Tensor, pitch: Tensor | None) -> Tensor:
+        """Audio ``[n, samples]`` → log magnitude on the model's frequency axis."""
         cfg = self.config
-        mag = dsp.magnitude(audio, n_fft=cfg.n_fft, hop=cfg.hop)
-        return (torch.log(mag + cfg.log_floor) - self.bin_mean[:, None]) / self.bin_std[:, None]
+        log_mag = torch.log(dsp.magnitude(audio, n_fft=cfg.n_fft, hop=cfg.hop) + cfg.log_floor)
+        if self.harmonic:
+            log_mag = to_harmonic(log_mag, self._stretch(pitch, log_mag.shape[0]))
+        return log_mag
+
+    def analyse(self, audio: Tensor, pitch: Tensor | None = None) -> Tensor:
+        """Audio ``[n, samples]`` → standardised log magnitude ``[n, bins, frames]``; on the
+        harmonic axis, stretched by each clip's ``pitch`` (MIDI ``[n]``, NaN: unknown), in which
+        the network, the PCA part, the loss and :meth:`magnitude_of` all work."""
+        log_mag = self._log_magnitude(audio, pitch)
+        return (log_mag - self.bin_mean[:, None]) / self.bin_std[:, None]
 
     def magnitude_of(self, standardised: Tensor) -> Tensor:
         log_mag = standardised * self.bin_std[:, None] + self.bin_mean[:, None]
         return (torch.exp(log_mag) - self.config.log_floor).clamp_min(0.0)
 
-    def render(self, standardised: Tensor, *, iterations: int | None = None) -> Tensor:
+    def render(
+        self, standardised: Tensor, pitch: Tensor | None = None, *, iterations: int | None = None
+    ) -> Tensor:
         """Standardised log magnitude → audio ``[n, samples]`` (not yet peak-limited), with
-        ``iterations`` fast Griffin-Lim steps (default: the config's ``render_iterations``)."""
+        ``iterations`` fast Griffin-Lim steps (default: the config's ``render_iterations``); on
+        the harmonic axis, stretched back to the linear one at ``pitch`` (MIDI ``[n]``)."""
         cfg = self.config
+        if self.harmonic:
+            log_mag = standardised * self.bin_std[:, None] + self.bin_mean[:, None]
+            log_mag = from_harmonic(log_mag, self._stretch(pitch, log_mag.shape[0]))
+            magnitude = (torch.exp(log_mag) - cfg.log_floor).clamp_min(0.0)
+        else:
+            magnitude = self.magnitude_of(standardised)
         return render.render_magnitude(
-            self.magnitude_of(standardised),
+            magnitude,
             n_fft=cfg.n_fft,
             hop=cfg.hop,
             length=cfg.clip_samples,
@@ -191,9 +226,14 @@ class SpectralAutoencoder(
             total = torch.zeros(cfg.n_bins)
             total_sq = torch.zeros(cfg.n_bins)
             count = 0
+            has_pitch = bool(torch.isfinite(clips.pitch).any())
+            self.pitched.fill_(cfg.pitch_conditioning and has_pitch)
+            known = clips.pitch[torch.isfinite(clips.pitch)]
+            top = float(known.max()) if cfg.harmonic_axis and bool(self.pitched) else math.nan
+            self.harmonic_reference.fill_(top)
             for start in range(0, len(clips), 64):
-                mag = dsp.magnitude(clips.audio[start : start + 64], n_fft=cfg.n_fft, hop=cfg.hop)
-                log_mag = torch.log(mag + cfg.log_floor)
+                part = slice(start, start + 64)
+                log_mag = self._log_magnitude(clips.audio[part], clips.pitch[part])
                 total += log_mag.sum((0, 2))
                 total_sq += log_mag.pow(2).sum((0, 2))
                 count += log_mag.shape[0] * log_mag.shape[2]
@@ -201,9 +241,6 @@ class SpectralAutoencoder(
             std = (total_sq / count - mean.pow(2)).clamp_min(1e-4).sqrt()
             self.bin_mean.copy_(mean)
             self.bin_std.copy_(std.clamp_min(0.1))
-            has_pitch = bool(torch.isfinite(clips.pitch).any())
-            self.pitched.fill_(cfg.pitch_conditioning and has_pitch)
-            known = clips.pitch[torch.isfinite(clips.pitch)]
             self.train_pitches = known.float().clone() if bool(self.pitched) else torch.zeros(0)
             self._fit_pca(clips)
 
@@ -214,12 +251,8 @@ class SpectralAutoencoder(
         if k == 0:
             return
         pick = torch.linspace(0, len(clips) - 1, min(len(clips), 512)).round().long().unique()
-        flat = torch.cat(
-            [
-                self.analyse(clips.audio[pick[i : i + 64]]).flatten(1)
-                for i in range(0, len(pick), 64)
-            ]
-        )
+        parts = [pick[i : i + 64] for i in range(0, len(pick), 64)]
+        flat = torch.cat([self.analyse(clips.audio[p], clips.pitch[p]).flatten(1) for p in parts])
         mean = flat.mean(0)
         _, singular, vh = torch.linalg.svd(flat - mean, full_matrices=False)
         found = min(k, vh.shape[0])
@@ -282,6 +315,8 @@ class SpectralAutoencoder(
         self.train_texture = torch.zeros_like(own["train_texture"]).to(self.bin_mean.device)
         # models saved before novelty was measured draw variations of training sounds only
         own.setdefault("novelty_scale", torch.zeros(()))
+        # models saved before the harmonic axis keep their linear one
+        own.setdefault("harmonic_reference", torch.full((), float("nan")))
         self.load_state_dict(own, strict=True)
         self.axes = axes
 

@@ -76,8 +76,12 @@ class SpectralSounds:
     def values_from_audio(self, audio: Tensor) -> dict[str, float] | None:
         """The latent-axis sliders at the encoding of ``audio`` ``[samples]``, and ``variation``
         and ``novelty`` at 0 so the sliders alone decide the sound."""
+        audio = audio.reshape(1, -1)
+        pitch = None
+        if bool(self.pitched):  # as reconstruct does: the pitch the sound is heard at
+            pitch = dsp.hz_to_midi(dsp.f0_hz(self._fit_length(audio), self.sample_rate))
         with torch.no_grad():
-            coords = self.axes.to_coords(self.encode(audio.reshape(1, -1)))[0]
+            coords = self.axes.to_coords(self.encode(audio, pitch=pitch))[0]
         values = {}
         for control in self.controls():
             if control.name.startswith("axis_"):
@@ -151,7 +155,7 @@ class SpectralSounds:
     @torch.no_grad()
     def encode(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
         """Latent means ``[n, latent_dim]`` of ``audio`` ``[n, samples]``."""
-        spec = self.analyse(self._fit_length(audio).to(self.bin_mean.device))
+        spec = self.analyse(self._fit_length(audio).to(self.bin_mean.device), pitch)
         mean, _ = self.encode_spectrum(spec, self._conditioning(pitch, spec.shape[0]))
         return mean
 
@@ -165,7 +169,7 @@ class SpectralSounds:
             known = self.train_pitches[torch.isfinite(self.train_pitches)]
             middle = float(known.median()) if known.numel() else 60.0
             pitch = torch.full((z.shape[0],), middle)
-        return safe_audio(self.render(self.decode(z, pitch))).cpu()
+        return safe_audio(self.render(self.decode(z, pitch), pitch)).cpu()
 
     @torch.no_grad()
     def reconstruct(self, audio: Tensor, *, pitch: Tensor | None = None) -> Tensor:
@@ -176,9 +180,11 @@ class SpectralSounds:
             return torch.zeros(0, self.config.clip_samples)
         if bool(self.pitched) and pitch is None:
             pitch = dsp.hz_to_midi(dsp.f0_hz(audio, self.sample_rate))
-        spec = self.analyse(audio)
+        spec = self.analyse(audio, pitch)
         z = self.refine(spec, pitch, steps=self.config.refine_steps)
-        out = self.render(self.decode(z, pitch), iterations=self.config.reconstruct_iterations)
+        out = self.render(
+            self.decode(z, pitch), pitch, iterations=self.config.reconstruct_iterations
+        )
         return safe_audio(out).cpu()
 
     def refine(self, spec: Tensor, pitch: Tensor | None, *, steps: int) -> Tensor:
@@ -279,4 +285,4 @@ class SpectralSounds:
         if anchors is not None and self._has_texture():
             sigma = self.train_texture[anchors.to(self.train_texture.device)] * resolved["grain"]
             spec = spec + self.texture_jitter(sigma, spec.shape[-1], generator)
-        return safe_audio(self.render(spec)).cpu()
+        return safe_audio(self.render(spec, pitches)).cpu()

@@ -96,10 +96,11 @@ class SpectralTexture:
         out = []
         for start in range(0, self.train_latents.shape[0], 32):
             part = slice(start, start + 32)
-            spec = self.decode(self.train_latents[part], None if pitches is None else pitches[part])
+            pitch = None if pitches is None else pitches[part]
+            spec = self.decode(self.train_latents[part], pitch)
             if sigma is not None:
                 spec = spec + self.texture_jitter(sigma[part], spec.shape[-1], generator)
-            out.append(safe_audio(self.render(spec)))
+            out.append(safe_audio(self.render(spec, pitch)))
         return torch.cat(out)
 
     @torch.no_grad()
