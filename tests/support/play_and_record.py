@@ -58,7 +58,12 @@ def main(out_path: str) -> int:
         dtype="float32",
         callback=lambda data, frames, when, status: phases[phase[0]].append(data[:, 0].copy()),
     ):
-        time.sleep(0.3)
+        # a PulseAudio record stream delivers its first blocks some time after it starts (0.3 s
+        # of sleep was sometimes not enough, and the tone's first 0.15 s went unrecorded): play
+        # once 0.3 s of silence has arrived
+        deadline = time.monotonic() + 10.0
+        while sum(len(b) for b in phases["tone"]) < 0.3 * RATE and time.monotonic() < deadline:
+            time.sleep(0.01)
         player.play(tone, RATE)
         deadline = time.monotonic() + 10 * SECONDS
         while player.is_playing and time.monotonic() < deadline:
@@ -100,6 +105,7 @@ def main(out_path: str) -> int:
     recorded = np.concatenate(phases["tone"]) if phases["tone"] else np.zeros(1, np.float32)
     loud = np.flatnonzero(np.abs(recorded) > VOLUME * AMPLITUDE / 4)
     result["loud_seconds"] = (loud[-1] - loud[0]) / RATE if len(loud) else 0.0
+    result["tone_longest_gap_s"] = float(np.diff(loud).max() / RATE) if len(loud) > 1 else 0.0
     if len(loud) > RATE // 2:
         middle = recorded[loud[0] : loud[-1]]
         middle = middle[len(middle) // 4 : 3 * len(middle) // 4]  # away from the edges
