@@ -105,7 +105,8 @@ def to_harmonic(log_mag: Tensor, ratio: Tensor) -> Tensor:
     # (2^(16/12) = 2.52), so no clip's reach hangs on the last bit of its ratio
     step = torch.where(below, ratio[:, None].expand_as(positions), spread[:, None])
     reach = torch.floor(step / 2.0 - 0.25).clamp(min=0.0, max=float(MAX_REACH))
-    levels = _peak_envelope(log_mag, MAX_REACH)
+    # only the reaches some bin needs: training notes (all at or below the reference) need none
+    levels = _peak_envelope(log_mag, int(reach.max()) if reach.numel() else 0)
     sampled = torch.stack([_sample_bins(level, positions) for level in levels.unbind(0)])
     index = reach.long()[None, :, :, None].expand(1, -1, -1, log_mag.shape[2])
     return torch.gather(sampled, 0, index)[0]
