@@ -351,8 +351,16 @@ class Player:
     def _has_work(self) -> bool:
         if self._commands:
             return True
+        # Once the whole sound is in the ring there is nothing to feed: waking for ring space
+        # then would spin this thread, holding the GIL the audio callback needs, for as long as
+        # the ring takes to drain, and starve the callback into underruns at every sound's end.
         ring = self._ring
-        return ring is not None and self._playing and ring.space >= self.block_frames
+        return (
+            ring is not None
+            and self._playing
+            and not self._source_done
+            and ring.space >= self.block_frames
+        )
 
     def _start_backend(self) -> None:
         try:

@@ -121,7 +121,7 @@ class GMMModel(FrameFamily):
         self._fit_data(clips.audio, clips.pitch)
 
     def _fit_data(self, audio: Tensor, pitch: Tensor | None) -> None:
-        features, layouts = self.analyse(audio, pitch)
+        features, layouts = self.analyse_training(audio, pitch)
         flat = features.flatten(1)
         self.pca_mean, self.pca_axes, variances = pca(flat, int(self.config.dims))
         self.codes = (flat - self.pca_mean) @ self.pca_axes.T
@@ -194,7 +194,7 @@ class GMMModel(FrameFamily):
             "means": self.means,
             "covariances": self.covariances,
             "floor": torch.tensor(self._floor, dtype=torch.float64),
-        }
+        } | self.floor_state()
 
     def load_state(self, state: Mapping[str, Tensor]) -> None:
         missing = {"pca_mean", "pca_axes", "codes", "layouts", "weights", "means", "covariances"}
@@ -211,6 +211,7 @@ class GMMModel(FrameFamily):
         self.covariances = state["covariances"].double().clone()
         if "floor" in state:
             self._floor = float(state["floor"])
+        self.load_floor(state)
 
     # playing -------------------------------------------------------------------------------
 

@@ -254,7 +254,7 @@ class HMMModel(FrameFamily):
         self._fit_data(clips.audio, clips.pitch)
 
     def _fit_data(self, audio: Tensor, pitch: Tensor | None) -> None:
-        features, self.layouts = self.analyse(audio, pitch)
+        features, self.layouts = self.analyse_training(audio, pitch)
         n, t_len, d = features.shape
         self.frame_mean, self.frame_axes, _ = pca(features.reshape(-1, d), int(self.config.dims))
         self.observations = (features - self.frame_mean) @ self.frame_axes.T
@@ -352,14 +352,16 @@ class HMMModel(FrameFamily):
             "stay": self.stay,
             "floor": self.floor,
             "axis_names": self.axis_names,
-        }
+        } | self.floor_state()
 
     def load_state(self, state: Mapping[str, Tensor]) -> None:
-        missing = set(self.state()) - set(state)
+        names = set(self.state()) - set(self.floor_state())  # models before it lack the floor
+        missing = names - set(state)
         if missing:
             raise ModelConfigError(f"hmm state lacks {', '.join(sorted(missing))}")
-        for name in self.state():
+        for name in names:
             setattr(self, name, state[name].clone())
+        self.load_floor(state)
 
     # playing -------------------------------------------------------------------------------
 

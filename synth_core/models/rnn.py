@@ -214,7 +214,7 @@ class RNNModel(FrameFamily, nn.Module):
         self._fit_statistics(clips.audio, clips.pitch)
 
     def _fit_statistics(self, audio: Tensor, pitch: Tensor | None) -> None:
-        features, layouts = self.analyse(audio, pitch)
+        features, layouts = self.analyse_training(audio, pitch)
         self.remember_training_set(features, layouts)
         flat = features.reshape(-1, features.shape[-1])
         device = self.feature_mean.device
@@ -279,17 +279,19 @@ class RNNModel(FrameFamily, nn.Module):
             return {"nll": float(self._nll(steps, condition, noise=0.0))}
 
     def state(self) -> dict[str, Tensor]:
-        return dict(self.state_dict()) | {"layouts": self.layouts}
+        return dict(self.state_dict()) | {"layouts": self.layouts} | self.floor_state()
 
     def load_state(self, state: Mapping[str, Tensor]) -> None:
         if "layouts" not in state:
             raise ModelConfigError("rnn state lacks layouts")
-        weights = {k: v for k, v in state.items() if k != "layouts"}
+        data = {"layouts"} | set(self.floor_state())
+        weights = {k: v for k, v in state.items() if k not in data}
         # Data-sized buffers are re-allocated, not copied into.
         self.loudness_db = weights["loudness_db"].clone()
         self.openings = weights["openings"].clone()
         self.load_state_dict(weights)
         self.layouts = state["layouts"].clone()
+        self.load_floor(state)
 
     # playing -------------------------------------------------------------------------------
 
