@@ -319,11 +319,12 @@ class FrameFamily(TrainableModel):
         if floor is None:
             self.noise_floor = torch.zeros(bands)
             return
-        if tuple(floor.shape) != (bands,) or not bool(torch.isfinite(floor).all()):
+        if tuple(floor.shape) != (bands,):
             raise ModelConfigError(
-                f"tensor {NOISE_FLOOR_KEY!r} has shape {list(floor.shape)} or non-finite values; "
-                f"this model needs [{bands}] finite levels"
+                f"tensor {NOISE_FLOOR_KEY!r} has shape {list(floor.shape)}, where this model "
+                f"needs [{bands}]"
             )
+        # NaN is kept: like any corrupt weight it renders NaN, which loading refuses by name
         self.noise_floor = floor.float().clamp_min(0.0).clone()
 
     def remember_training_set(self, features: Tensor, layouts: Tensor) -> None:
@@ -370,7 +371,7 @@ class FrameFamily(TrainableModel):
         """Features ``[B, T, D]`` and layouts ``[B, K + 1]`` → audio ``[B, samples]``, |x| ≤ 1."""
         samples = self.config.clip_samples if samples is None else int(samples)
         frames = decode(features.detach().float().cpu(), layouts.cpu(), self.config.n_partials)
-        if bool((self.noise_floor > 0).any()):
+        if bool((self.noise_floor != 0).any()):
             noise = torch.maximum(frames.noise, self.noise_floor)
             frames = ddsp.Frames(frames.f0_hz, frames.ratios, frames.amplitudes, noise)
         audio = ddsp.synthesize(frames, samples, self.settings, generator=generator)
