@@ -324,7 +324,7 @@ class FrameFamily(TrainableModel):
                 f"tensor {NOISE_FLOOR_KEY!r} has shape {list(floor.shape)}, where this model "
                 f"needs [{bands}]"
             )
-        # NaN is kept: like any corrupt weight it renders NaN, which loading refuses by name
+        # NaN is kept: like any corrupt weight it renders NaN, which generation refuses by name
         self.noise_floor = floor.float().clamp_min(0.0).clone()
 
     def remember_training_set(self, features: Tensor, layouts: Tensor) -> None:
