@@ -20,7 +20,7 @@ import torch
 from synth_core import ddsp, metrics
 from synth_core.dataset import load_clips
 from synth_core.models.base import safe_audio
-from synth_core.models.frames import FrameConfig, analyse_audio, decode
+from synth_core.models.frames import FrameConfig, decode, encode
 
 PICKS = 3
 
@@ -57,15 +57,18 @@ def main() -> None:
     pitch = train.pitch if bool(torch.isfinite(train.pitch).any()) else None
     config = FrameConfig(sample_rate=rate, clip_seconds=args.seconds)
     settings = config.ddsp_settings
-    clip_floors: list[torch.Tensor] = []
-    features, layouts = analyse_audio(train.audio, pitch, config)
-    for start in range(0, len(train), 32):
-        part = slice(start, start + 32)
-        noise = ddsp.analyse(
-            train.audio[part], settings, pitch_midi=None if pitch is None else pitch[part]
-        ).noise
-        clip_floors.append(noise)
-    noise = torch.cat(clip_floors)  # [clips, frames, bands], not clamped
+    parts_of_clips = [
+        ddsp.analyse(
+            train.audio[start : start + 32],
+            settings,
+            pitch_midi=None if pitch is None else pitch[start : start + 32],
+        )
+        for start in range(0, len(train), 32)
+    ]
+    noise = torch.cat([parts.noise for parts in parts_of_clips])  # [clips, frames, bands]
+    encoded = [encode(parts) for parts in parts_of_clips]  # features floored at -100 dB
+    features = torch.cat([f for f, _ in encoded])
+    layouts = torch.cat([lay for _, lay in encoded])
     frames = decode(features, layouts, config.n_partials)
     samples = train.audio.shape[-1]
 
