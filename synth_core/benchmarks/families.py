@@ -11,6 +11,7 @@ learned.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 
@@ -22,6 +23,7 @@ from synth_core.benchmarks.measure import (
     BenchFn,
     BenchOptions,
     BenchResult,
+    app_threads,
     latency_ms,
     peak_memory_mb,
     real_time_factor,
@@ -77,7 +79,9 @@ def tone_clips(*, count: int = 16, samples: int, sample_rate: int) -> ClipSet:
 def _generation_rtf(
     family_name: str, model: SoundModel, seconds: float, options: BenchOptions, *, subject: str
 ) -> list[BenchResult]:
-    """RTF of ``model.generate`` (clips of ``seconds``) at each of ``options.batches``."""
+    """RTF of ``model.generate`` (clips of ``seconds``) at each of ``options.batches``; one clip
+    with the app's thread count, as the app renders one (:func:`app_threads`), larger batches
+    (an export, a sample pack) with all of torch's threads."""
     results = []
     for batch in options.batches:
 
@@ -85,9 +89,11 @@ def _generation_rtf(
             with torch.no_grad():
                 model.generate(n=batch, seed=0)
 
-        rtf, median = real_time_factor(
-            render, batch * seconds, repeats=options.repeats, warmup=options.warmup
-        )
+        with app_threads() if batch == 1 else contextlib.nullcontext():
+            threads = torch.get_num_threads()
+            rtf, median = real_time_factor(
+                render, batch * seconds, repeats=options.repeats, warmup=options.warmup
+            )
         results.append(
             BenchResult(
                 family_name,
@@ -95,7 +101,7 @@ def _generation_rtf(
                 f"generate RTF, batch {batch}",
                 rtf,
                 "x real time",
-                {"ms per call": round(1000 * median, 2)},
+                {"ms per call": round(1000 * median, 2), "threads": threads},
             )
         )
     return results
@@ -123,7 +129,8 @@ def spectral_bench(family_name: str, options: BenchOptions) -> list[BenchResult]
     model.end(clips)
     results = _generation_rtf(family_name, model, cfg.clip_seconds, options, subject="default")
     position = iter(torch.linspace(-3, 3, 64).tolist() * 4)
-    p50, p95 = latency_ms(lambda: model.generate({"axis_1": next(position)}, n=1, seed=0))
+    with app_threads():
+        p50, p95 = latency_ms(lambda: model.generate({"axis_1": next(position)}, n=1, seed=0))
     results.append(
         BenchResult(
             family_name, "default", "slider → audio p95", p95, "ms", {"median ms": round(p50, 2)}
@@ -189,7 +196,8 @@ def frame_bench(family_name: str, options: BenchOptions) -> list[BenchResult]:
         value = control.from_normalised(next(positions))
         model.generate({control.name: value}, n=1, seed=0)
 
-    median, p95 = latency_ms(slider_move)
+    with app_threads():
+        median, p95 = latency_ms(slider_move)
     results.append(
         BenchResult(
             family_name,

@@ -6,13 +6,18 @@ table or JSON for any subject without knowing what was measured.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import torch
+
+from synth_core.control_values import APP_TORCH_THREADS
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,19 @@ class BenchResult:
 
 
 BenchFn = Callable[[BenchOptions], list[BenchResult]]
+
+
+@contextlib.contextmanager
+def app_threads() -> Iterator[int]:
+    """Torch's intra-op threads set to the app's (:data:`APP_TORCH_THREADS`, as
+    ``app/studio.py`` renders a slider move or a note) for the block, then restored: what the
+    app renders one clip with is what a one-clip figure measures. Yields the count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(APP_TORCH_THREADS)
+    try:
+        yield APP_TORCH_THREADS
+    finally:
+        torch.set_num_threads(threads)
 
 
 def timings(

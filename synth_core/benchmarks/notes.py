@@ -17,10 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-import torch
-
-from synth_core.benchmarks.measure import BenchResult
-from synth_core.control_values import APP_TORCH_THREADS
+from synth_core.benchmarks.measure import BenchResult, app_threads
 from synth_core.models.base import SoundModel, resolve_values
 from synth_core.notes import NotePlayer, note_range
 from synth_core.runs import open_model
@@ -114,9 +111,7 @@ def note_latency_ms(
 def bench_note_latency(models: Sequence[str] = DEFAULT_MODELS) -> list[BenchResult]:
     """Cached and uncached note latency of ``models``, rendered with the app's thread count."""
     results = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(APP_TORCH_THREADS)  # as the app renders (app/studio.py)
-    try:
+    with app_threads():
         for model_id in models:
             model = open_model(model_id)
             for cached in (True, False):
@@ -135,6 +130,4 @@ def bench_note_latency(models: Sequence[str] = DEFAULT_MODELS) -> list[BenchResu
                         },
                     )
                 )
-    finally:
-        torch.set_num_threads(threads)
     return results

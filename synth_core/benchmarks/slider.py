@@ -11,8 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
-from synth_core.benchmarks.measure import BenchResult, latency_ms
-from synth_core.control_values import APP_TORCH_THREADS
+from synth_core.benchmarks.measure import BenchResult, app_threads, latency_ms
 from synth_core.models.base import SoundModel, resolve_values
 from synth_core.runs import RESOURCES_MODELS, open_model
 
@@ -48,13 +47,9 @@ def bench_slider_latency(models: Sequence[str] | None = None) -> list[BenchResul
         )
         models = [*starters, "physical:string"]
     results = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(APP_TORCH_THREADS)  # as the app renders (app/studio.py)
-    try:
+    with app_threads():
         measured = [(model_id, open_model(model_id)) for model_id in models]
         timings = [(model_id, model, *slider_latency_ms(model)) for model_id, model in measured]
-    finally:
-        torch.set_num_threads(threads)
     for model_id, model, median, p95 in timings:
         results.append(
             BenchResult(

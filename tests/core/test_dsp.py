@@ -111,6 +111,23 @@ def test_bins_lock_to_a_partial_within_the_main_lobe_and_keep_their_own_pace_els
     assert distance(300, 100.0) > 0.1
 
 
+def test_the_strongest_bin_nearby_is_argmax_over_the_window_first_of_equals_first():
+    """The running comparisons that replace ``argmax`` over ±2 bins (the exports still use
+    argmax) pick the same bin: on noise, on flat stretches where every bin ties, at both ends."""
+    generator = torch.Generator().manual_seed(0)
+    log_mag = torch.randn(3, 40, 513, generator=generator)
+    log_mag[0, :, 100:200] = -11.5  # silence: ties everywhere
+    log_mag[1, :, 300:310] = torch.tensor([0.0, 1, 1, 0, 2, 2, 2, 0, 1, 1])  # ties at peaks
+    reach = render.PEAK_REACH
+    wide = torch.nn.functional.pad(log_mag, (reach, reach), value=-1e30)
+    expected = wide.unfold(-1, 2 * reach + 1, 1).argmax(-1) + torch.arange(-reach, 513 - reach)
+    assert torch.equal(render._strongest_nearby(log_mag, reach), expected)
+    # a NaN bin does not make an index outside the spectrum
+    log_mag[2, 5, 50] = float("nan")
+    found = render._strongest_nearby(log_mag, reach)
+    assert int(found.min()) >= 0 and int(found.max()) <= 512
+
+
 def test_peak_locked_phase_renders_a_tone_better_than_random_phase_in_few_iterations():
     tone = (sine(220, 1.0, 3.0) + 0.5 * sine(660, 1.0, 5.0))[None]
     mag = dsp.magnitude(tone)

@@ -96,6 +96,16 @@ def test_stretching_there_and_back_keeps_a_smooth_spectrum_from_bottom_to_top():
     assert torch.allclose(ramp[:3, 100, 0], 100 * ratio[:3])
 
 
+def test_a_clip_reads_back_the_same_alone_and_in_a_batch():
+    """Each clip of a batch is read at its own positions (rows of that clip only)."""
+    generator = torch.Generator().manual_seed(0)
+    log_mag = torch.randn(3, 513, 7, generator=generator)
+    ratio = torch.tensor([0.5, 1.0, 1.7])
+    together = from_harmonic(log_mag, ratio)
+    for i in range(3):
+        assert torch.equal(together[i : i + 1], from_harmonic(log_mag[i : i + 1], ratio[i : i + 1]))
+
+
 def test_a_partial_between_sampled_bins_keeps_its_peak_on_the_axis():
     """A note three times the reference's pitch is read every third bin: a partial that falls
     between two read positions is held at its level, not at the level beside it."""
