@@ -11,7 +11,6 @@ learned.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import statistics
 
@@ -79,21 +78,20 @@ def tone_clips(*, count: int = 16, samples: int, sample_rate: int) -> ClipSet:
 def _generation_rtf(
     family_name: str, model: SoundModel, seconds: float, options: BenchOptions, *, subject: str
 ) -> list[BenchResult]:
-    """RTF of ``model.generate`` (clips of ``seconds``) at each of ``options.batches``; one clip
-    with the app's thread count, as the app renders one (:func:`app_threads`), larger batches
-    (an export, a sample pack) with all of torch's threads."""
+    """RTF of ``model.generate`` (clips of ``seconds``) at each of ``options.batches``, with all
+    of torch's threads, as ``timbrelab generate`` and an export render; the app's one-clip case
+    is the slider figure, timed with the app's thread count (:func:`app_threads`)."""
     results = []
+    threads = torch.get_num_threads()
     for batch in options.batches:
 
         def render(batch: int = batch) -> None:
             with torch.no_grad():
                 model.generate(n=batch, seed=0)
 
-        with app_threads() if batch == 1 else contextlib.nullcontext():
-            threads = torch.get_num_threads()
-            rtf, median = real_time_factor(
-                render, batch * seconds, repeats=options.repeats, warmup=options.warmup
-            )
+        rtf, median = real_time_factor(
+            render, batch * seconds, repeats=options.repeats, warmup=options.warmup
+        )
         results.append(
             BenchResult(
                 family_name,
