@@ -157,15 +157,27 @@ class SpectralAutoencoder(
         return (torch.exp(log_mag) - self.config.log_floor).clamp_min(0.0)
 
     def render(
-        self, standardised: Tensor, pitch: Tensor | None = None, *, iterations: int | None = None
+        self,
+        standardised: Tensor,
+        pitch: Tensor | None = None,
+        *,
+        iterations: int | None = None,
+        jitter: Tensor | None = None,
     ) -> Tensor:
         """Standardised log magnitude → audio ``[n, samples]`` (not yet peak-limited), with
         ``iterations`` fast Griffin-Lim steps (default: the config's ``render_iterations``); on
-        the harmonic axis, stretched back to the linear one at ``pitch`` (MIDI ``[n]``)."""
+        the harmonic axis, stretched back to the linear one at ``pitch`` (MIDI ``[n]``).
+
+        ``jitter`` (log magnitude ``[n, bins, frames]`` on the linear axis, the texture of
+        :meth:`texture_jitter`) is added after that stretch: its bands are bands of heard
+        frequency, and on the harmonic axis a bin is a different frequency for every pitch."""
         cfg = self.config
-        if self.harmonic:
+        if self.harmonic or jitter is not None:
             log_mag = standardised * self.bin_std[:, None] + self.bin_mean[:, None]
-            log_mag = from_harmonic(log_mag, self._stretch(pitch, log_mag.shape[0]))
+            if self.harmonic:
+                log_mag = from_harmonic(log_mag, self._stretch(pitch, log_mag.shape[0]))
+            if jitter is not None:
+                log_mag = log_mag + jitter
             magnitude = (torch.exp(log_mag) - cfg.log_floor).clamp_min(0.0)
         else:
             magnitude = self.magnitude_of(standardised)

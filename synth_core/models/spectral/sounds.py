@@ -282,7 +282,8 @@ class SpectralSounds:
                 "cannot set its pitch (name files like kick__p036.wav to label them)"
             )
         spec = self.decode(z, pitches)
+        jitter = None
         if anchors is not None and self._has_texture():
             sigma = self.train_texture[anchors.to(self.train_texture.device)] * resolved["grain"]
-            spec = spec + self.texture_jitter(sigma, spec.shape[-1], generator)
-        return safe_audio(self.render(spec, pitches)).cpu()
+            jitter = self.texture_jitter(sigma, spec.shape[-1], generator)
+        return safe_audio(self.render(spec, pitches, jitter=jitter)).cpu()

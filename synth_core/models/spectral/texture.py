@@ -59,7 +59,9 @@ class SpectralTexture:
 
     def texture_jitter(self, sigma: Tensor, frames: int, generator: torch.Generator) -> Tensor:
         """Random band gains for ``sigma`` ``[n, bands]`` (log-magnitude deviation per band),
-        white in time, as standardised log magnitude ``[n, bins, frames]``.
+        white in time, as log magnitude ``[n, bins, frames]`` on the linear frequency axis (the
+        ``jitter`` of ``render``, which adds it after a harmonic model's spectrum is stretched
+        back: added on the harmonic axis, a low note's bass bands would land on its highs).
 
         Each bin's log gain δ is Gaussian with variance v; it is offset by −v so that the mean
         power is unchanged (E[e^{2δ}] = e^{2v} for δ ~ N(0, v)).
@@ -69,8 +71,7 @@ class SpectralTexture:
         noise = torch.randn(sigma.shape[0], sigma.shape[1], frames, generator=generator)
         band = noise.to(device) * sigma[:, :, None]
         offset = torch.einsum("mf,nm->nf", weights.pow(2), sigma.pow(2))
-        jitter = torch.einsum("mf,nmt->nft", weights, band) - offset[:, :, None]
-        return jitter / self.bin_std[:, None]
+        return torch.einsum("mf,nmt->nft", weights, band) - offset[:, :, None]
 
     def _change_std(self, audio: Tensor) -> Tensor:
         """Per clip and mel band, the deviation over time of the log-mel frame-to-frame change
@@ -98,9 +99,10 @@ class SpectralTexture:
             part = slice(start, start + 32)
             pitch = None if pitches is None else pitches[part]
             spec = self.decode(self.train_latents[part], pitch)
+            jitter = None
             if sigma is not None:
-                spec = spec + self.texture_jitter(sigma[part], spec.shape[-1], generator)
-            out.append(safe_audio(self.render(spec, pitch)))
+                jitter = self.texture_jitter(sigma[part], spec.shape[-1], generator)
+            out.append(safe_audio(self.render(spec, pitch, jitter=jitter)))
         return torch.cat(out)
 
     @torch.no_grad()
