@@ -140,7 +140,9 @@ def test_a_harmonic_models_grain_lands_in_the_band_it_was_measured_in():
     pitches = torch.tensor([48.0, 55.0, 60.0, 67.0] * 3)
     f0 = 440.0 * 2 ** ((pitches[:, None] - 69) / 12)
     tones = sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, 40))
-    audio = 0.1 * (tones + 0.5 * torch.randn(tones.shape, generator=torch.Generator().manual_seed(1)))
+    audio = 0.1 * (
+        tones + 0.5 * torch.randn(tones.shape, generator=torch.Generator().manual_seed(1))
+    )
     clips = ClipSet(audio * torch.exp(-3 * t), pitches, [f"n{i}" for i in range(12)], RATE)
     model = _fit(clips)
     assert model.harmonic

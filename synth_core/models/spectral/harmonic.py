@@ -20,10 +20,12 @@ it holds their maximum, so a partial between two read positions keeps its level.
 Measured (docs/experiments/harmonic-axis.md): on real soundfont notes (126 training notes, 45
 held-out pitches of the same 9 instruments), PCA-32 rebuilds the held-out pitches at spectral
 convergence −10.2 dB on this axis against −2.3 dB on the linear one
-(``bench/harmonic_axis_pca.py``), and a 5-minute vae's new sounds score 1-NN 0.667 against 0.700 with reconstructions at −14.3 dB
-against −12.6 dB; on the built-in sounds (4 octaves of pitched and unpitched sounds) the vae
-scores as on the linear axis (1-NN 0.732 against 0.743, −13.5 dB against −13.4 dB). A reference
-at the median pitch read notes above it too coarsely (built-in reconstructions 2.6 dB worse).
+(``bench/harmonic_axis_pca.py``), and a 5-minute vae's new sounds score 1-NN 0.667 against
+0.700 with reconstructions at −14.3 dB against −12.6 dB. On the built-in sounds (4 octaves of
+pitched and unpitched sounds) a 10-minute vae's new sounds score 0.617 against 0.710 on the
+linear axis, once their grain is added after the stretch back (added before it, on this axis,
+it landed in the wrong bands and the axis lost: 0.752). A reference at the median pitch read
+notes above it too coarsely (built-in reconstructions 2.6 dB worse).
 
 Written with plain tensor operations so that the TorchScript and ONNX exports run them too.
 """
