@@ -152,6 +152,7 @@ def create_application(argv: Sequence[str] | None = None) -> object:
     import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
+    from app.gc_thread import collect_on_gui_thread
     from app.style import apply_theme
     from synth_core import __version__
 
@@ -164,6 +165,7 @@ def create_application(argv: Sequence[str] | None = None) -> object:
     app.setDesktopFileName("io.github.timbrelab.TimbreLab")
     pg.setConfigOptions(antialias=False, useNumba=False, background="#17181b")
     apply_theme(app)
+    collect_on_gui_thread(app)  # Qt objects must never be freed by a worker's collection
     return app
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from app.gc_thread import collect_on_gui_thread
 from app.main_window import MainWindow
 from app.settings import AppSettings
 from tests.support.sounds import SoundFolder, write_sound_folder
@@ -21,6 +23,19 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for name in ("CACHE", "CONFIG", "DATA"):
         monkeypatch.setenv(f"TIMBRELAB_{name}_DIR", str(root / name.lower()))
     return root
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_gui_thread(qapp) -> Iterator[None]:
+    """As the app does (``app/gc_thread.py``): during an app test only the GUI thread collects
+    garbage, so no worker frees a Qt object. The previous tests' garbage is collected here, on
+    the GUI thread, and tests outside ``tests/app`` get automatic collection back."""
+    gc.collect()
+    collect_on_gui_thread(qapp)
+    gc.disable()
+    yield
+    gc.collect()
+    gc.enable()
 
 
 @pytest.fixture
